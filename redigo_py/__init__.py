@@ -1,0 +1,5 @@
+"""placeholder"""
+__version__ = "0.1.0"
+from .errors import *  # noqa
+from .conn import *  # noqa
+from . import context, resp  # noqa

@@ -1,0 +1,655 @@
+"""Connections: dialing, and redigo's ``Conn`` over a socket.
+
+A :class:`Conn` owns one socket, a write buffer of encoded commands and a
+:class:`~redigo_py.resp.Reader`. It keeps redigo's semantics exactly:
+
+- ``send`` buffers a command, ``flush`` writes the buffer, ``receive`` reads
+  one reply; ``do`` flushes, then reads every pending reply plus its own,
+  raises the first error reply among them and otherwise returns the last.
+- A network, protocol or timeout failure, or any exception (a
+  ``KeyboardInterrupt`` too) that interrupts a read or a write half-way, makes
+  the connection *fatal*: ``err()`` returns the error and every later call
+  raises it. The rest of a half-read reply is still on the wire, so the only
+  safe thing is to never read from that socket again; that is how a reply is
+  never handed to the wrong caller.
+- One thread may send/flush while another receives (the pub/sub pattern);
+  nothing else is shared between threads.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+import time
+from typing import Any, Callable, List, Optional, Tuple, Union
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from . import context as _context
+from .errors import ConnectionError, Error, ProtocolError, RedigoError, TimeoutError
+from .resp import Reader, encode
+
+__all__ = [
+    "Conn",
+    "dial",
+    "dial_context",
+    "dial_url",
+    "dial_url_context",
+    "new_conn",
+    "do_context",
+    "do_with_timeout",
+    "receive_context",
+    "receive_with_timeout",
+]
+
+_monotonic = time.monotonic
+
+# Buffered sends are written once they pass this size, as Go's bufio.Writer
+# does when its buffer fills, so a long pipeline does not grow without bound.
+_SEND_BUFFER_LIMIT = 64 * 1024
+_RECV_SIZE = 64 * 1024
+# Guards only the first-error-wins of Conn._fatal (a cancel callback may race
+# the owning thread); failures are rare, so one lock serves every connection.
+_FATAL_LOCK = threading.Lock()
+
+
+def _timeout_value(seconds: Optional[float]) -> Optional[float]:
+    """Go's zero Duration means "no timeout"; so do 0 and None here."""
+    if seconds is None or seconds == 0:
+        return None
+    if seconds < 0:
+        raise ValueError(f"redigo: negative timeout {seconds}")
+    return float(seconds)
+
+
+class Conn:
+    """A connection to one Redis server (redigo's ``conn``).
+
+    Make one with :func:`dial`, :func:`dial_url` or :func:`new_conn`. Also a
+    context manager that closes the connection on exit.
+    """
+
+    __slots__ = (
+        "_sock", "_reader", "_wbuf", "_wbuf_len", "_sent", "_received", "_err",
+        "_read_timeout", "_write_timeout", "_sock_timeout",
+        "network", "host", "port", "database",
+    )
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        read_timeout: Optional[float] = None,
+        write_timeout: Optional[float] = None,
+        *,
+        network: str = "",
+        host: str = "",
+        port: int = 0,
+        database: int = 0,
+    ) -> None:
+        self._sock = sock
+        self._reader = Reader()
+        self._wbuf: List[bytes] = []
+        self._wbuf_len = 0
+        # Replies pending = _sent - _received. The sending thread writes only
+        # _sent and the receiving thread only _received, so the pub/sub
+        # pattern (one thread sends, another receives) needs no lock.
+        self._sent = 0
+        self._received = 0
+        self._err: Optional[BaseException] = None
+        self._read_timeout = _timeout_value(read_timeout)
+        self._write_timeout = _timeout_value(write_timeout)
+        self._sock_timeout = sock.gettimeout()
+        self.network = network  #: "tcp" or "unix": how the server was reached
+        self.host = host  #: the server's host, or the unix socket's path
+        self.port = port  #: the server's TCP port (0 for a unix socket)
+        self.database = database  #: the database index selected at dial time
+
+    # -- redigo's Conn interface -------------------------------------------
+
+    def err(self) -> Optional[BaseException]:
+        """The error that made this connection unusable, or None."""
+        return self._err
+
+    def close(self) -> None:
+        """Close the connection. Closing twice, or after a failure, does nothing."""
+        self._fatal(ConnectionError("redigo: closed"))
+
+    def do(self, command: Union[str, bytes], *args: Any) -> Any:
+        """Send a command, flush, and return its reply (see the module docstring)."""
+        return self._do(self._read_timeout, command, args, None)
+
+    def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: Any) -> Any:
+        """``do`` with this read timeout (seconds; 0/None: none) instead of the dial option."""
+        return self._do(_timeout_value(timeout), command, args, None)
+
+    def send(self, command: Union[str, bytes], *args: Any) -> None:
+        """Buffer a command; its reply comes from ``receive`` (or a later ``do``)."""
+        if self._err is not None:
+            raise _again(self._err)
+        data = encode(command, *args)  # a bad argument raises before any state changes
+        self._sent += 1
+        self._wbuf.append(data)
+        self._wbuf_len += len(data)
+        if self._wbuf_len > _SEND_BUFFER_LIMIT:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every buffered command to the server."""
+        if self._err is not None:
+            raise _again(self._err)
+        if self._wbuf:
+            data = b"".join(self._wbuf)
+            self._wbuf.clear()
+            self._wbuf_len = 0
+            try:
+                self._write(data)
+            except BaseException as exc:
+                raise self._failed(exc, None) from None
+
+    def receive(self) -> Any:
+        """Read one reply; raise it if it is an error reply."""
+        return self._receive(self._read_timeout, None)
+
+    def receive_with_timeout(self, timeout: Optional[float]) -> Any:
+        """``receive`` with this read timeout (seconds; 0/None: none)."""
+        return self._receive(_timeout_value(timeout), None)
+
+    # -- the fork's ConnWithContext ---------------------------------------
+
+    def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> Any:
+        """``do`` bounded by ``ctx``: min(deadline, read timeout); cancel closes the connection."""
+        if not ctx.cancellable():
+            return self._do(self._read_timeout, command, args, None)
+        timeout = self._context_timeout(ctx)
+        unregister = ctx.on_cancel(self._cancelled)
+        try:
+            return self._do(timeout, command, args, ctx)
+        finally:
+            unregister()
+
+    def receive_context(self, ctx: _context.Context) -> Any:
+        """``receive`` bounded by ``ctx`` as ``do_context`` is."""
+        if not ctx.cancellable():
+            return self._receive(self._read_timeout, None)
+        timeout = self._context_timeout(ctx)
+        unregister = ctx.on_cancel(self._cancelled)
+        try:
+            return self._receive(timeout, ctx)
+        finally:
+            unregister()
+
+    def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> None:
+        """``send``, refused (nothing buffered) if ``ctx`` has already ended."""
+        err = ctx.err()
+        if err is not None:
+            raise _again(err)
+        self.send(command, *args)
+
+    def flush_context(self, ctx: _context.Context) -> None:
+        """``flush``, refused (nothing written) if ``ctx`` has already ended."""
+        err = ctx.err()
+        if err is not None:
+            raise _again(err)
+        self.flush()
+
+    def close_context(self, ctx: _context.Context) -> None:
+        """``close`` (the context only parents the close span)."""
+        self.close()
+
+    def __enter__(self) -> "Conn":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = self.host if self.network == "unix" else f"{self.host}:{self.port}"
+        state = "ok" if self._err is None else repr(self._err)
+        return f"<redigo_py.Conn {self.network} {where} db={self.database} {state}>"
+
+    # -- internals ---------------------------------------------------------
+
+    def _do(self, timeout: Optional[float], command: Union[str, bytes], args: tuple,
+            ctx: Optional[_context.Context]) -> Any:
+        if self._err is not None:
+            raise _again(self._err)
+        data = encode(command, *args) if command else b""
+        pending = self._sent - self._received
+        self._received = self._sent
+        if not command and pending == 0:
+            return None
+        try:
+            if self._wbuf:
+                self._wbuf.append(data)
+                data = b"".join(self._wbuf)
+                self._wbuf.clear()
+                self._wbuf_len = 0
+            if data:
+                self._write(data)
+            deadline = None if timeout is None else _monotonic() + timeout
+            read = self._read
+            if not command:
+                return [read(deadline) for _ in range(pending)]
+            reply = read(deadline)
+            if pending:
+                first_error = None
+                for _ in range(pending):
+                    if first_error is None and type(reply) is Error:
+                        first_error = reply
+                    reply = read(deadline)
+                if first_error is not None:
+                    raise first_error
+        except Error:
+            raise
+        except BaseException as exc:
+            raise self._failed(exc, ctx) from None
+        if type(reply) is Error:
+            raise reply
+        return reply
+
+    def _receive(self, timeout: Optional[float], ctx: Optional[_context.Context]) -> Any:
+        if self._err is not None:
+            raise _again(self._err)
+        try:
+            reply = self._read(None if timeout is None else _monotonic() + timeout)
+        except BaseException as exc:
+            raise self._failed(exc, ctx) from None
+        # Pub/sub receives more replies than it sends; never go negative, so
+        # the connection works normally again after unsubscribing.
+        if self._sent > self._received:
+            self._received += 1
+        if type(reply) is Error:
+            raise reply
+        return reply
+
+    def _read(self, deadline: Optional[float]) -> Any:
+        """One complete reply; ``deadline`` (monotonic) bounds the whole reply."""
+        reader = self._reader
+        reply = reader.gets()
+        if reply is not False:
+            return reply
+        sock = self._sock
+        if deadline is None:
+            if self._sock_timeout is not None:
+                sock.settimeout(None)
+                self._sock_timeout = None
+            while reply is False:
+                data = sock.recv(max(_RECV_SIZE, reader.needed()))
+                if not data:
+                    raise ConnectionError("redigo: EOF (the server closed the connection)")
+                reader.feed(data)
+                reply = reader.gets()
+            return reply
+        while reply is False:
+            remaining = deadline - _monotonic()
+            if remaining <= 0:
+                raise socket.timeout("timed out")
+            sock.settimeout(remaining)
+            self._sock_timeout = remaining
+            data = sock.recv(max(_RECV_SIZE, reader.needed()))
+            if not data:
+                raise ConnectionError("redigo: EOF (the server closed the connection)")
+            reader.feed(data)
+            reply = reader.gets()
+        return reply
+
+    def _write(self, data: bytes) -> None:
+        timeout = self._write_timeout
+        if self._sock_timeout != timeout:
+            self._sock.settimeout(timeout)
+            self._sock_timeout = timeout
+        self._sock.sendall(data)
+
+    def _context_timeout(self, ctx: _context.Context) -> Optional[float]:
+        err = ctx.err()
+        if err is not None:
+            raise self._fatal(err)
+        remaining = ctx.remaining()
+        timeout = self._read_timeout
+        if remaining is not None and (timeout is None or remaining < timeout):
+            return remaining
+        return timeout
+
+    def _cancelled(self, err: RedigoError) -> None:
+        """Runs in the cancelling thread: unblock the I/O by killing the socket."""
+        self._fatal(err)
+
+    def _fatal(self, err: BaseException) -> BaseException:
+        """Make the connection unusable for good; return the error that did it first."""
+        with _FATAL_LOCK:
+            first = self._err is None
+            if first:
+                self._err = err
+        if first:
+            _close_socket(self._sock)
+        return self._err  # type: ignore[return-value]
+
+    def _failed(self, exc: BaseException, ctx: Optional[_context.Context]) -> BaseException:
+        """Turn what interrupted an exchange into the library's error, fatally.
+
+        A ``BaseException`` that is not an ``Exception`` (KeyboardInterrupt,
+        SystemExit) still kills the connection but is re-raised as itself.
+        """
+        if ctx is not None:
+            ctx_err = ctx.err()
+            if ctx_err is None and isinstance(exc, socket.timeout):
+                ctx_err = _context.DeadlineExceeded() if ctx.remaining() is not None else None
+            if ctx_err is not None:
+                return self._fatal(ctx_err)
+        if isinstance(exc, (ProtocolError, ConnectionError)):
+            err: BaseException = exc
+        elif isinstance(exc, socket.timeout):
+            err = TimeoutError("redigo: i/o timeout")
+        elif isinstance(exc, OSError):
+            err = ConnectionError(f"redigo: {exc.strerror or exc}")
+        elif isinstance(exc, Exception):
+            err = ConnectionError(f"redigo: I/O interrupted by {type(exc).__name__}: {exc}")
+        else:
+            self._fatal(ConnectionError(f"redigo: I/O interrupted by {type(exc).__name__}"))
+            return exc
+        return self._fatal(err)
+
+
+def _again(err: BaseException) -> BaseException:
+    """The stored error, with no traceback left over from where it was raised before."""
+    return err.with_traceback(None)
+
+
+def _close_socket(sock: socket.socket) -> None:
+    """Shut down (which wakes a thread blocked in recv) and close, ignoring errors."""
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
+# -- dialing ---------------------------------------------------------------
+
+_FAMILIES = {"tcp": socket.AF_UNSPEC, "tcp4": socket.AF_INET, "tcp6": socket.AF_INET6}
+
+
+def split_host_port(address: str) -> Tuple[str, int]:
+    """``"host:port"`` or ``"[v6]:port"`` -> (host, port), as Go's net.SplitHostPort."""
+    host, sep, port = address.rpartition(":")
+    if not sep:
+        raise ValueError(f"redigo: address {address}: missing port in address")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        number = int(port)
+    except ValueError:
+        raise ValueError(f"redigo: address {address}: invalid port") from None
+    return host, number
+
+
+def _connect(network: str, address: str, timeout: Optional[float]) -> socket.socket:
+    if network == "unix":
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(address)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    family = _FAMILIES.get(network)
+    if family is None:
+        raise ValueError(f"redigo: dial {network}: unknown network {network!r}")
+    host, port = split_host_port(address)
+    last: Optional[OSError] = None
+    for af, kind, proto, _, sockaddr in socket.getaddrinfo(host or None, port, family, socket.SOCK_STREAM):
+        sock = socket.socket(af, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            sock.close()
+            last = exc
+        except BaseException:
+            sock.close()
+            raise
+    raise last or OSError(f"no address for {host}")
+
+
+def dial(network: str, address: str, **options: Any) -> Conn:
+    """Connect to the server at ``address`` ("host:port" or a unix path).
+
+    ``network`` is "tcp", "tcp4", "tcp6" or "unix". Keyword options are
+    redigo's ``DialOption`` functions (see :func:`dial_context`).
+    """
+    return dial_context(_context.background(), network, address, **options)
+
+
+def dial_context(
+    ctx: _context.Context,
+    network: str,
+    address: str,
+    *,
+    connect_timeout: Optional[float] = 30.0,
+    read_timeout: Optional[float] = None,
+    write_timeout: Optional[float] = None,
+    keep_alive: Optional[float] = 300.0,
+    net_dial: Optional[Callable[[str, str], socket.socket]] = None,
+    dial_context_func: Optional[Callable[[_context.Context, str, str], socket.socket]] = None,
+    database: int = 0,
+    password: str = "",
+    username: str = "",
+    client_name: str = "",
+    use_tls: bool = False,
+    tls_config: Optional[ssl.SSLContext] = None,
+    tls_skip_verify: bool = False,
+    tls_handshake_timeout: Optional[float] = 10.0,
+    default_attributes: Optional[dict] = None,
+) -> Conn:
+    """``dial`` bounded by ``ctx``; each keyword is one of redigo's DialOptions.
+
+    ``connect_timeout`` (DialConnectTimeout), ``read_timeout`` and
+    ``write_timeout`` (seconds; None or 0 for none), ``keep_alive`` (TCP
+    keep-alive period; 0 disables), ``net_dial(network, address)`` or
+    ``dial_context_func(ctx, network, address)`` to make the socket yourself,
+    ``database`` (SELECT), ``password`` and ``username`` (AUTH),
+    ``client_name`` (CLIENT SETNAME), ``use_tls``, ``tls_config`` (an
+    ``ssl.SSLContext``), ``tls_skip_verify`` (only when no ``tls_config``),
+    ``tls_handshake_timeout``, ``default_attributes`` (added to every span).
+    """
+    err = ctx.err()
+    if err is not None:
+        raise _again(err)
+    timeout = _timeout_value(connect_timeout)
+    remaining = ctx.remaining()
+    if remaining is not None and (timeout is None or remaining < timeout):
+        timeout = max(remaining, 1e-6)
+    if network != "unix" and network not in _FAMILIES:
+        raise ValueError(f"redigo: dial {network}: unknown network {network!r}")
+    host, port = (address, 0) if network == "unix" else split_host_port(address)
+    try:
+        if dial_context_func is not None:
+            sock = dial_context_func(ctx, network, address)
+        elif net_dial is not None:
+            sock = net_dial(network, address)
+        else:
+            sock = _connect(network, address, timeout)
+    except socket.timeout:
+        raise (ctx.err() or TimeoutError(f"redigo: dial {network} {address}: i/o timeout")) from None
+    except OSError as exc:
+        raise ConnectionError(f"redigo: dial {network} {address}: {exc.strerror or exc}") from None
+    try:
+        if sock.family != socket.AF_UNIX:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            _set_keep_alive(sock, keep_alive)
+        if use_tls:
+            sock = _wrap_tls(sock, host, tls_config, tls_skip_verify,
+                             _timeout_value(tls_handshake_timeout))
+        sock.settimeout(None)
+        conn = Conn(sock, read_timeout, write_timeout, network="unix" if network == "unix" else "tcp",
+                    host=host, port=port, database=database)
+    except BaseException:
+        _close_socket(sock)
+        raise
+    try:
+        if password:
+            conn.do_context(ctx, "AUTH", *((username, password) if username else (password,)))
+        if client_name:
+            conn.do_context(ctx, "CLIENT", "SETNAME", client_name)
+        if database:
+            conn.do_context(ctx, "SELECT", database)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _set_keep_alive(sock: socket.socket, period: Optional[float]) -> None:
+    """Go's net.Dialer KeepAlive: probes start after ``period`` idle seconds, every ``period``."""
+    if not period:
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    seconds = max(1, int(period))
+    for name in ("TCP_KEEPIDLE", "TCP_KEEPINTVL"):
+        option = getattr(socket, name, None)
+        if option is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, option, seconds)
+
+
+def _wrap_tls(sock: socket.socket, host: str, config: Optional[ssl.SSLContext],
+              skip_verify: bool, handshake_timeout: Optional[float]) -> socket.socket:
+    """TLS with certificate and hostname verification unless explicitly skipped."""
+    if config is None:
+        config = ssl.create_default_context()
+        if skip_verify:
+            config.check_hostname = False
+            config.verify_mode = ssl.CERT_NONE
+    sock.settimeout(handshake_timeout)
+    try:
+        return config.wrap_socket(sock, server_hostname=host or None)
+    except socket.timeout:
+        raise TimeoutError("redigo: TLS handshake timeout") from None
+    except ssl.SSLError as exc:
+        raise ConnectionError(f"redigo: TLS handshake failed: {exc}") from None
+
+
+def new_conn(sock: socket.socket, read_timeout: Optional[float] = None,
+             write_timeout: Optional[float] = None) -> Conn:
+    """Wrap an already connected socket (redigo's NewConn)."""
+    network, host, port = "tcp", "", 0
+    try:
+        peer = sock.getpeername()
+        if sock.family == socket.AF_UNIX:
+            network, host = "unix", str(peer)
+        else:
+            host, port = peer[0], peer[1]
+    except OSError:
+        pass
+    return Conn(sock, read_timeout, write_timeout, network=network, host=host, port=port)
+
+
+# -- URLs ------------------------------------------------------------------
+
+_URL_SCHEMES = {"redis": False, "rediss": True, "valkey": False, "valkeys": True}
+
+
+def dial_url(url: str, **options: Any) -> Conn:
+    """Connect using a Redis URL (redigo's DialURL rules, plus ``unix://``).
+
+    ``redis://[[user]:password@]host[:port][/db]``; ``rediss://`` (and the
+    ``valkey``/``valkeys`` spellings) for TLS; host defaults to localhost and
+    port to 6379; a lone user-info word is a password (redis-cli's habit).
+    ``unix://[[user]:password@]/path/to.sock[?db=N]`` for a unix socket.
+    Options from the URL override the keyword options.
+    """
+    return dial_url_context(_context.background(), url, **options)
+
+
+def dial_url_context(ctx: _context.Context, url: str, **options: Any) -> Conn:
+    """``dial_url`` bounded by ``ctx``."""
+    network, address, url_options = parse_url(url)
+    options.update(url_options)
+    return dial_context(ctx, network, address, **options)
+
+
+def parse_url(url: str) -> Tuple[str, str, dict]:
+    """(network, address, dial options) of a Redis URL; errors never echo the password."""
+    scheme, sep, rest = url.partition(":")
+    scheme = scheme.lower()
+    if not sep or (scheme not in _URL_SCHEMES and scheme != "unix"):
+        raise ValueError(f"invalid redis URL scheme: {scheme if sep else ''}")
+    if not rest.startswith("/"):
+        raise ValueError("invalid redis URL, url is opaque")
+    parts = urlsplit(url)
+    options: dict = {}
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    if at:
+        user, has_password, secret = userinfo.partition(":")
+        user, secret = unquote(user), unquote(secret)
+        if has_password:
+            if user:
+                options["username"] = user
+            options["password"] = secret
+        elif user:
+            options["password"] = user
+    if scheme == "unix":
+        query = parse_qs(parts.query)
+        if "db" in query:
+            db = query["db"][-1]
+            if not db.isdigit():
+                raise ValueError(f"invalid database: {db}")
+            options["database"] = int(db)
+        return "unix", unquote(parts.path), options
+    hostport = parts.netloc.rpartition("@")[2]
+    if hostport.startswith("["):
+        close = hostport.find("]")
+        host, port = hostport[1:close], hostport[close + 2:] if hostport[close + 1:close + 2] == ":" else ""
+    else:
+        host, _, port = hostport.partition(":")
+    host = host or "localhost"
+    if port and not port.isdigit():
+        raise ValueError(f"invalid redis URL port: {port}")
+    address = f"[{host}]:{port or 6379}" if ":" in host else f"{host}:{port or 6379}"
+    path = parts.path
+    if path:
+        db = path[1:]
+        if db and not db.isdigit():
+            raise ValueError(f"invalid database: {db}")
+        if db and int(db):
+            options["database"] = int(db)
+    options["use_tls"] = _URL_SCHEMES[scheme]
+    return "tcp", address, options
+
+
+# -- redigo's package-level helpers ------------------------------------------
+
+def do_context(conn: Any, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> Any:
+    """``conn.do_context(ctx, ...)`` for any connection that supports it."""
+    method = getattr(conn, "do_context", None)
+    if method is None:
+        raise RedigoError("redis: connection does not support ConnWithContext")
+    return method(ctx, command, *args)
+
+
+def do_with_timeout(conn: Any, timeout: Optional[float], command: Union[str, bytes], *args: Any) -> Any:
+    """``conn.do_with_timeout(timeout, ...)`` for any connection that supports it."""
+    method = getattr(conn, "do_with_timeout", None)
+    if method is None:
+        raise RedigoError("redis: connection does not support ConnWithTimeout")
+    return method(timeout, command, *args)
+
+
+def receive_context(conn: Any, ctx: _context.Context) -> Any:
+    """``conn.receive_context(ctx)`` for any connection that supports it."""
+    method = getattr(conn, "receive_context", None)
+    if method is None:
+        raise RedigoError("redis: connection does not support ConnWithContext")
+    return method(ctx)
+
+
+def receive_with_timeout(conn: Any, timeout: Optional[float]) -> Any:
+    """``conn.receive_with_timeout(timeout)`` for any connection that supports it."""
+    method = getattr(conn, "receive_with_timeout", None)
+    if method is None:
+        raise RedigoError("redis: connection does not support ConnWithTimeout")
+    return method(timeout)

@@ -1,0 +1,118 @@
+"""Fixtures: real redis-server processes on free loopback ports, and a tiny
+socket server of the tests' own for feeding a client arbitrary bytes.
+
+Every server is started here and stopped here (by pid); no test touches the
+machine's shared Redis on 6379.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Callable, Iterator, List, Optional
+
+import pytest
+
+import redigo_py as redis
+from redigo_py._server import RedisServer
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[RedisServer]:
+    """One plain server shared by the session (tests must not kill it)."""
+    with RedisServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def make_server() -> Iterator[Callable[..., RedisServer]]:
+    """Factory for servers that a test owns: kill, pause, restart, misconfigure."""
+    started: List[RedisServer] = []
+
+    def make(*args: str, **kwargs: object) -> RedisServer:
+        srv = RedisServer(args, **kwargs)  # type: ignore[arg-type]
+        started.append(srv)
+        return srv.start()
+
+    yield make
+    for srv in started:
+        srv.cleanup()
+
+
+@pytest.fixture
+def conn(server: RedisServer) -> Iterator[redis.Conn]:
+    """A connection to the shared server, on an empty database 9."""
+    c = redis.dial("tcp", server.address, database=9, read_timeout=10, write_timeout=10)
+    c.do("FLUSHDB")
+    yield c
+    c.close()
+
+
+class ScriptedServer:
+    """A TCP server that answers each connection with ``handler(sock)``.
+
+    For replies no real Redis sends: malformed, trickled, truncated.
+    """
+
+    def __init__(self, handler: Callable[[socket.socket], None]) -> None:
+        self.handler = handler
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.address = "127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.stopping = threading.Event()
+        self.clients: List[socket.socket] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.clients.append(client)
+            threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+
+    def _handle(self, client: socket.socket) -> None:
+        try:
+            self.handler(client)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.listener.close()
+        for client in self.clients:
+            try:
+                client.close()
+            except OSError:
+                pass
+
+
+@pytest.fixture
+def scripted() -> Iterator[Callable[[Callable[[socket.socket], None]], ScriptedServer]]:
+    servers: List[ScriptedServer] = []
+
+    def make(handler: Callable[[socket.socket], None]) -> ScriptedServer:
+        srv = ScriptedServer(handler)
+        servers.append(srv)
+        return srv
+
+    yield make
+    for srv in servers:
+        srv.close()
+
+
+def read_command(sock: socket.socket) -> List[bytes]:
+    """Read one RESP command from a client socket (handlers that read one command at a time)."""
+    reader = redis.resp.Reader()
+    while True:
+        reply = reader.gets()
+        if reply is not False:
+            return reply  # type: ignore[no-any-return]
+        data = sock.recv(65536)
+        if not data:
+            raise ConnectionResetError("client went away")
+        reader.feed(data)
