@@ -1,0 +1,340 @@
+"""The sans-IO codec: tables, limits, and properties (hiredis as an oracle)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, List
+
+import hiredis
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from redigo_py import resp
+from redigo_py.errors import Error, ProtocolError
+
+# -- encode ---------------------------------------------------------------
+
+
+class _Arg:
+    def redis_arg(self) -> Any:
+        return 42
+
+
+class _Inner:
+    def redis_arg(self) -> Any:
+        return 42
+
+    def __str__(self) -> str:
+        return "inner"
+
+
+class _Nested:
+    def redis_arg(self) -> Any:
+        return _Inner()  # redigo applies RedisArg once; the inner one is printed
+
+
+class _Printable:
+    def __str__(self) -> str:
+        return "printed"
+
+
+ENCODE_CASES = [
+    (("SET", "key", "value"), b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n"),
+    (("set", b"\x00\xff"), b"*2\r\n$3\r\nset\r\n$2\r\n\x00\xff\r\n"),
+    (("X", bytearray(b"ab"), memoryview(b"cd")), b"*3\r\n$1\r\nX\r\n$2\r\nab\r\n$2\r\ncd\r\n"),
+    (("X", -1234567890123456789012), b"*2\r\n$1\r\nX\r\n$23\r\n-1234567890123456789012\r\n"),
+    (("X", 1.5, 0.1, 1e100), b"*4\r\n$1\r\nX\r\n$3\r\n1.5\r\n$3\r\n0.1\r\n$6\r\n1e+100\r\n"),
+    (("X", math.inf, -math.inf), b"*3\r\n$1\r\nX\r\n$3\r\ninf\r\n$4\r\n-inf\r\n"),
+    (("X", True, False), b"*3\r\n$1\r\nX\r\n$1\r\n1\r\n$1\r\n0\r\n"),
+    (("X", None), b"*2\r\n$1\r\nX\r\n$0\r\n\r\n"),
+    (("X", "é"), b"*2\r\n$1\r\nX\r\n$2\r\n\xc3\xa9\r\n"),
+    (("X", _Arg()), b"*2\r\n$1\r\nX\r\n$2\r\n42\r\n"),
+    (("X", _Nested()), b"*2\r\n$1\r\nX\r\n$5\r\ninner\r\n"),
+    (("X", _Printable()), b"*2\r\n$1\r\nX\r\n$7\r\nprinted\r\n"),
+    (("X", "a" * 2000), b"*2\r\n$1\r\nX\r\n$2000\r\n" + b"a" * 2000 + b"\r\n"),
+]
+
+
+@pytest.mark.parametrize("args,expected", ENCODE_CASES)
+def test_encode_table(args: tuple, expected: bytes) -> None:
+    assert resp.encode(*args) == expected
+
+
+def test_encode_many_args_uses_long_header() -> None:
+    data = resp.encode("DEL", *range(100))
+    assert data.startswith(b"*101\r\n")
+    assert resp_decode(data) == [b"DEL"] + [str(i).encode() for i in range(100)]
+
+
+def test_encode_nan_is_value_error() -> None:
+    with pytest.raises(ValueError, match="NaN"):
+        resp.encode("SET", "k", math.nan)
+
+
+def resp_decode(data: bytes) -> Any:
+    reader = resp.Reader()
+    reader.feed(data)
+    return reader.gets()
+
+
+@given(st.floats(allow_nan=False))
+def test_float_round_trips(x: float) -> None:
+    encoded = resp.encode_arg(x)
+    assert float(encoded) == x
+
+
+# -- reader tables ----------------------------------------------------------
+
+READ_CASES = [
+    (b"+OK\r\n", "OK"),
+    (b"+PONG\r\n", "PONG"),
+    (b"+hello world\r\n", "hello world"),
+    (b"-ERR unknown\r\n", Error("ERR unknown")),
+    (b":0\r\n", 0),
+    (b":-42\r\n", -42),
+    (b":9223372036854775807\r\n", 9223372036854775807),
+    (b"$0\r\n\r\n", b""),
+    (b"$5\r\nhe\r\no\r\n", b"he\r\no"),
+    (b"$-1\r\n", None),
+    (b"*-1\r\n", None),
+    (b"*0\r\n", []),
+    (b"*2\r\n$1\r\na\r\n:1\r\n", [b"a", 1]),
+    (b"*3\r\n*1\r\n*0\r\n-E x\r\n$-1\r\n", [[[]], Error("E x"), None]),
+]
+
+
+@pytest.mark.parametrize("data,expected", READ_CASES)
+def test_read_table(data: bytes, expected: Any) -> None:
+    reader = resp.Reader()
+    reader.feed(data)
+    assert reader.gets() == expected
+    assert reader.gets() is False
+
+
+MALFORMED = [
+    b"?what\r\n",
+    b"$abc\r\n",
+    b"$-2\r\n",
+    b"*-2\r\n",
+    b"$+5\r\nhello\r\n",
+    b":12a\r\n",
+    b":\r\n",
+    b": 1\r\n",
+    b"$3\r\nabcde\r\n",  # missing CRLF after the declared length
+    b"*1x\r\n",
+    b"$" + b"9" * 40 + b"\r\n",  # a length line longer than any valid one
+    b":" + b"1" * 40 + b"\r\n",
+]
+
+
+@pytest.mark.parametrize("data", MALFORMED)
+def test_malformed_is_protocol_error_and_sticky(data: bytes) -> None:
+    reader = resp.Reader()
+    reader.feed(data)
+    with pytest.raises(ProtocolError):
+        reader.gets()
+    reader.feed(b"+OK\r\n")
+    with pytest.raises(ProtocolError):  # unusable for good, as hiredis
+        reader.gets()
+
+
+def test_length_over_limit_is_refused_before_allocation() -> None:
+    reader = resp.Reader(max_bulk_len=1000)
+    reader.feed(b"$1001\r\n")  # no payload at all: refused on the header alone
+    with pytest.raises(ProtocolError, match="exceeds the limit"):
+        reader.gets()
+    reader = resp.Reader(max_bulk_len=1000)
+    reader.feed(b"*1001\r\n")
+    with pytest.raises(ProtocolError, match="exceeds the limit"):
+        reader.gets()
+    reader = resp.Reader()
+    reader.feed(b"$536870913\r\n")  # default limit: 512 MiB
+    with pytest.raises(ProtocolError):
+        reader.gets()
+
+
+def test_line_length_cap() -> None:
+    reader = resp.Reader(max_line_len=10)
+    reader.feed(b"+" + b"x" * 20)  # no CRLF yet, already too long
+    with pytest.raises(ProtocolError, match="too long"):
+        reader.gets()
+    reader = resp.Reader(max_line_len=10)
+    reader.feed(b"+" + b"x" * 10 + b"\r\n")
+    assert reader.gets() == "x" * 10
+
+
+def test_nesting_is_bounded_without_recursion() -> None:
+    reader = resp.Reader(max_depth=1000)
+    reader.feed(b"*1\r\n" * 999 + b":1\r\n")
+    value = reader.gets()
+    for _ in range(999):
+        assert isinstance(value, list)
+        value = value[0]
+    assert value == 1
+    reader = resp.Reader()
+    reader.feed(b"*1\r\n" * 100_000)
+    with pytest.raises(ProtocolError, match="nested"):
+        reader.gets()
+
+
+def test_huge_array_of_nils_streams_without_quadratic_reparse() -> None:
+    reader = resp.Reader()
+    n = 200_000
+    reader.feed(b"*%d\r\n" % n)
+    assert reader.gets() is False
+    for _ in range(n // 1000):
+        reader.feed(b"$-1\r\n" * 1000)
+        result = reader.gets()
+    assert result == [None] * n
+
+
+def test_feed_copies_mutable_input_and_takes_offset_length() -> None:
+    reader = resp.Reader()
+    data = bytearray(b"$3\r\nabc\r\n")
+    reader.feed(data)
+    data[4:7] = b"xyz"
+    assert reader.gets() == b"abc"
+    reader.feed(b"junk+OK\r\njunk", 4, 5)
+    assert reader.gets() == "OK"
+
+
+def test_split_inside_crlf() -> None:
+    reader = resp.Reader()
+    reader.feed(b"$2\r\nab\r")
+    assert reader.gets() is False
+    reader.feed(b"\n+OK\r")
+    assert reader.gets() == b"ab"
+    assert reader.gets() is False
+    reader.feed(b"\n")
+    assert reader.gets() == "OK"
+
+
+# -- properties -------------------------------------------------------------
+
+_scalars = st.one_of(
+    st.binary(max_size=64).map(lambda b: ("bulk", b)),
+    st.none().map(lambda _: ("nil", None)),
+    st.integers(min_value=-(2 ** 63), max_value=2 ** 63 - 1).map(lambda i: ("int", i)),
+    st.text(alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)),
+            max_size=30).map(lambda s: ("status", s)),
+    st.text(alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)),
+            min_size=1, max_size=30).map(lambda s: ("error", s)),
+)
+replies = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=6).map(lambda xs: ("array", xs)),
+                       max_leaves=40)
+
+
+def wire(node: Any) -> bytes:
+    kind, value = node
+    if kind == "bulk":
+        return b"$%d\r\n%s\r\n" % (len(value), value)
+    if kind == "nil":
+        return b"$-1\r\n"
+    if kind == "int":
+        return b":%d\r\n" % value
+    if kind == "status":
+        return b"+" + value.encode() + b"\r\n"
+    if kind == "error":
+        return b"-" + value.encode() + b"\r\n"
+    return b"*%d\r\n" % len(value) + b"".join(wire(v) for v in value)
+
+
+def python(node: Any) -> Any:
+    kind, value = node
+    if kind == "error":
+        return Error(value)
+    if kind == "array":
+        return [python(v) for v in value]
+    return value
+
+
+@given(st.lists(replies, min_size=1, max_size=5), st.data())
+def test_any_chunking_yields_the_same_replies(nodes: List[Any], data: st.DataObject) -> None:
+    stream = b"".join(wire(n) for n in nodes)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=8)))
+    reader = resp.Reader()
+    got: List[Any] = []
+    start = 0
+    for cut in cuts + [len(stream)]:
+        reader.feed(stream[start:cut])
+        start = cut
+        while True:
+            value = reader.gets()
+            if value is False:
+                break
+            got.append(value)
+    assert got == [python(n) for n in nodes]
+
+
+@given(replies)
+def test_every_single_byte_chunking(node: Any) -> None:
+    stream = wire(node)
+    reader = resp.Reader()
+    for i in range(len(stream)):
+        assert reader.gets() is False
+        reader.feed(stream[i:i + 1])
+    assert reader.gets() == python(node)
+
+
+def _hiredis_to_ours(value: Any) -> Any:
+    if isinstance(value, hiredis.ReplyError):
+        return Error(str(value))
+    if isinstance(value, list):
+        return [_hiredis_to_ours(v) for v in value]
+    return value
+
+
+@given(replies)
+def test_hiredis_agrees(node: Any) -> None:
+    stream = wire(node)
+    ours = resp.Reader()
+    ours.feed(stream)
+    theirs = hiredis.Reader()
+    theirs.feed(stream)
+    expected = _hiredis_to_ours(theirs.gets())
+    got = ours.gets()
+    # hiredis returns status replies as bytes; ours are str (API.md).
+    assert _statuses_as_bytes(got) == expected
+
+
+def _statuses_as_bytes(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, list):
+        return [_statuses_as_bytes(v) for v in value]
+    return value
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=200), st.integers(1, 16))
+def test_arbitrary_bytes_yield_values_false_or_protocol_error(data: bytes, step: int) -> None:
+    reader = resp.Reader(max_bulk_len=10_000, max_line_len=1000)
+    try:
+        for i in range(0, len(data), step):
+            reader.feed(data[i:i + step])
+            while reader.gets() is not False:
+                pass
+    except ProtocolError:
+        pass
+
+
+@given(st.lists(st.one_of(st.binary(max_size=40), st.text(max_size=20),
+                          st.integers(), st.floats(allow_nan=False), st.booleans(), st.none()),
+                max_size=10))
+def test_encode_decode_round_trip(args: List[Any]) -> None:
+    decoded = resp_decode(resp.encode("CMD", *args))
+    assert decoded == [b"CMD"] + [resp.encode_arg(a) for a in args]
+    for arg, raw in zip(args, decoded[1:]):
+        if isinstance(arg, bytes):
+            assert raw == arg
+        elif isinstance(arg, str):
+            assert raw.decode() == arg
+        elif isinstance(arg, bool):
+            assert raw == (b"1" if arg else b"0")
+        elif isinstance(arg, int):
+            assert int(raw) == arg
+        elif isinstance(arg, float):
+            assert float(raw) == arg
+        else:
+            assert raw == b""
