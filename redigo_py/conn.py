@@ -274,7 +274,7 @@ class Conn:
                 sock.settimeout(None)
                 self._sock_timeout = None
             while reply is False:
-                data = sock.recv(max(_RECV_SIZE, reader.needed()))
+                data = sock.recv(_RECV_SIZE)
                 if not data:
                     raise ConnectionError("redigo: EOF (the server closed the connection)")
                 reader.feed(data)
@@ -286,7 +286,7 @@ class Conn:
                 raise socket.timeout("timed out")
             sock.settimeout(remaining)
             self._sock_timeout = remaining
-            data = sock.recv(max(_RECV_SIZE, reader.needed()))
+            data = sock.recv(_RECV_SIZE)
             if not data:
                 raise ConnectionError("redigo: EOF (the server closed the connection)")
             reader.feed(data)

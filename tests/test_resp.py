@@ -338,3 +338,45 @@ def test_encode_decode_round_trip(args: List[Any]) -> None:
             assert float(raw) == arg
         else:
             assert raw == b""
+
+
+# The split fast paths (long arrays of bulk strings, runs of top-level bulk
+# replies) must agree with the general parser on every input, including
+# values that contain CRLF, nils that break a run, and any chunking.
+_bulks = st.one_of(
+    st.binary(max_size=40),
+    st.sampled_from([b"\r\n", b"a\r\nb", b"$3", b"\r", b"\n", b"*1", b""]),
+    st.binary(min_size=2040, max_size=2100),
+)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.one_of(_bulks.map(lambda b: ("bulk", b)), st.just(("nil", None))), min_size=8, max_size=60),
+       st.booleans(), st.data())
+def test_split_fast_paths_agree(items: List[Any], as_array: bool, data: st.DataObject) -> None:
+    nodes = [("array", items)] if as_array else items
+    stream = b"".join(wire(n) for n in nodes) + b"+END\r\n"
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=4)))
+    reader = resp.Reader()
+    got: List[Any] = []
+    start = 0
+    for cut in cuts + [len(stream)]:
+        reader.feed(stream[start:cut])
+        start = cut
+        while (value := reader.gets()) is not False:
+            got.append(value)
+    assert got == [python(n) for n in nodes] + ["END"]
+    oracle = hiredis.Reader()
+    oracle.feed(stream)
+    assert _statuses_as_bytes(got) == [_hiredis_to_ours(oracle.gets()) for _ in got]
+
+
+def test_error_after_good_replies_in_one_buffer() -> None:
+    reader = resp.Reader()
+    reader.feed(b"+A\r\n:1\r\n?bad\r\n+B\r\n")
+    assert reader.gets() == "A"
+    assert reader.gets() == 1
+    with pytest.raises(ProtocolError):
+        reader.gets()
+    with pytest.raises(ProtocolError):
+        reader.gets()  # +B after the malformed line is never returned
