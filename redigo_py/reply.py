@@ -1,0 +1,598 @@
+"""Reply helpers: turn a raw reply into the Python value a caller wants.
+
+A Go program writes ``n, err := redis.Int(c.Do("INCR", "k"))``; the port
+writes ``n = redis.int_(c.do("INCR", "k"))``. Each helper takes one reply (a
+``str``, ``bytes``, ``int``, ``list``, ``None`` or :class:`Error`) and keeps
+redigo's conversion rules, so a ported program behaves the same way:
+
+- a nil reply raises :class:`ErrNil` (``redigo: nil returned``), so a missing
+  key is told apart from an empty value;
+- an :class:`Error` reply (one nested in an EXEC array, say) is raised;
+- a reply of a shape the helper cannot convert raises :class:`RedigoError`
+  naming the helper and the Python type (``redigo: unexpected type for Int64,
+  got type bytes``), never a bare ``TypeError`` or ``ValueError``.
+
+Numbers in bulk strings are parsed with Go's ``strconv`` grammar (no spaces,
+no underscores, a 64-bit range), not Python's more lenient ``int()`` and
+``float()``, so that a value redigo refuses is refused here too; the error
+text is Go's (``strconv.ParseInt: parsing "x": invalid syntax``). A bulk
+string becomes a ``str`` only if it is valid UTF-8: Python's ``str`` is text,
+and binary data should be read with :func:`bytes_` instead.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple, TypeVar
+
+from .errors import Error, ErrNil, RedigoError
+
+__all__ = [
+    "int_",
+    "int64",
+    "uint64",
+    "float64",
+    "string",
+    "bytes_",
+    "bool_",
+    "values",
+    "multi_bulk",
+    "float64s",
+    "strings",
+    "byte_slices",
+    "int64s",
+    "ints",
+    "uint64s",
+    "string_map",
+    "int_map",
+    "int64_map",
+    "float64_map",
+    "uint64_map",
+    "positions",
+    "slow_logs",
+    "latencies",
+    "latency_histories",
+    "SlowLog",
+    "Latency",
+    "LatencyHistory",
+]
+
+T = TypeVar("T")
+
+_INT64_MIN = -(1 << 63)
+_INT64_MAX = (1 << 63) - 1
+_UINT64_MAX = (1 << 64) - 1
+
+# Go's strconv grammars. Base 10 integers take no underscores, no spaces and
+# no other Unicode digits, all of which Python's int() would accept.
+_INT_RE = re.compile(rb"[+-]?[0-9]+\Z")
+_UINT_RE = re.compile(rb"[0-9]+\Z")
+_DEC_FLOAT_RE = re.compile(rb"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+_HEX_FLOAT_RE = re.compile(
+    rb"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?[0-9]+\Z"
+)
+_SPECIAL_FLOATS = {
+    b"inf": math.inf, b"+inf": math.inf, b"-inf": -math.inf,
+    b"infinity": math.inf, b"+infinity": math.inf, b"-infinity": -math.inf,
+    b"nan": math.nan, b"+nan": math.nan, b"-nan": math.nan,
+}
+_BOOLS = {
+    b"1": True, b"t": True, b"T": True, b"TRUE": True, b"true": True, b"True": True,
+    b"0": False, b"f": False, b"F": False, b"FALSE": False, b"false": False, b"False": False,
+}
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+# -- Go's strconv, as redigo uses it -------------------------------------------
+# These are shared with scan.py, which converts bulk strings by the same rules.
+
+def _quote(data: bytes) -> str:
+    """The value as Go's ``%q`` would show it in a strconv error."""
+    text = data.decode("utf-8", "backslashreplace").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def _syntax(func: str, data: bytes) -> NoReturn:
+    raise RedigoError(f"strconv.{func}: parsing {_quote(data)}: invalid syntax")
+
+
+def _range(func: str, data: bytes) -> NoReturn:
+    raise RedigoError(f"strconv.{func}: parsing {_quote(data)}: value out of range")
+
+
+def _decimal(data: bytes) -> int:
+    """The value of a string already matched by a decimal grammar above.
+
+    Python refuses to convert very long digit strings (a ValueError past
+    ``sys.get_int_max_str_digits()``); anything past 20 significant digits is
+    out of any 64-bit range anyway, so it is clamped to a value that fails
+    the caller's range check.
+    """
+    digits = data.lstrip(b"+-").lstrip(b"0")
+    if len(digits) > 20:
+        return -(1 << 70) if data.startswith(b"-") else 1 << 70
+    return int(data)
+
+
+def parse_int(data: bytes, func: str = "ParseInt") -> int:
+    """Go's ``strconv.ParseInt(s, 10, 64)`` (``func`` names it in errors: Atoi for Ints)."""
+    if not _INT_RE.match(data):
+        _syntax(func, data)
+    n = _decimal(data)
+    if not _INT64_MIN <= n <= _INT64_MAX:
+        _range(func, data)
+    return n
+
+
+def parse_uint(data: bytes, high: int = _UINT64_MAX) -> int:
+    """Go's ``strconv.ParseUint(s, 10, 64)``: an unsigned decimal (no sign allowed)."""
+    if not _UINT_RE.match(data):
+        _syntax("ParseUint", data)
+    n = _decimal(data)
+    if n > high:
+        _range("ParseUint", data)
+    return n
+
+
+def parse_float(data: bytes) -> float:
+    """Go's ``strconv.ParseFloat(s, 64)``: decimal or hex, inf/infinity/nan in any case.
+
+    A finite literal too large for a float64 is a range error, as in Go,
+    rather than Python's silent ``inf``.
+    """
+    special = _SPECIAL_FLOATS.get(data.lower())
+    if special is not None:
+        return special
+    if _DEC_FLOAT_RE.match(data):
+        x = float(data)
+    elif _HEX_FLOAT_RE.match(data):
+        try:
+            x = float.fromhex(data.decode("ascii"))
+        except OverflowError:
+            _range("ParseFloat", data)
+    else:
+        _syntax("ParseFloat", data)
+    if math.isinf(x):
+        _range("ParseFloat", data)
+    return x
+
+
+def parse_bool(data: bytes) -> bool:
+    """Go's ``strconv.ParseBool``: 1 t T TRUE true True, 0 f F FALSE false False."""
+    value = _BOOLS.get(data)
+    if value is None:
+        _syntax("ParseBool", data)
+    return value
+
+
+def decode(data: bytes, what: str) -> str:
+    """A bulk string as text; ``what`` names the caller in the error."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RedigoError(
+            f"redigo: {what}: bulk string is not valid UTF-8 (read it as bytes): {_quote(data[:64])}"
+        ) from None
+
+
+def type_name(value: object) -> str:
+    """The Python type of a reply, for Go's ``%T`` in error messages."""
+    return type(value).__name__
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _unexpected(name: str, reply: object) -> NoReturn:
+    raise RedigoError(f"redigo: unexpected type for {name}, got type {type_name(reply)}")
+
+
+# -- scalars -------------------------------------------------------------------
+
+def _int64(reply: Any, name: str) -> int:
+    if _is_int(reply):
+        if not _INT64_MIN <= reply <= _INT64_MAX:
+            raise RedigoError(f"redigo: {name}: integer reply {reply} out of range")
+        return int(reply)
+    if isinstance(reply, bytes):
+        return parse_int(reply)
+    if reply is None:
+        raise ErrNil()
+    if isinstance(reply, Error):
+        raise reply
+    _unexpected(name, reply)
+
+
+def int_(reply: Any) -> int:
+    """An integer reply, or a bulk string holding a decimal integer (Go's ``Int``)."""
+    return _int64(reply, "Int")
+
+
+def int64(reply: Any) -> int:
+    """An integer reply, or a decimal bulk string, within the int64 range."""
+    return _int64(reply, "Int64")
+
+
+def _negative(value: int) -> NoReturn:
+    raise RedigoError(f"redigo: unexpected negative value {value} for Uint64")
+
+
+def uint64(reply: Any) -> int:
+    """A non-negative integer reply, or a bulk string holding a uint64."""
+    if _is_int(reply):
+        if reply < 0:
+            _negative(reply)
+        if reply > _UINT64_MAX:
+            raise RedigoError(f"redigo: Uint64: integer reply {reply} out of range")
+        return int(reply)
+    if isinstance(reply, bytes):
+        return parse_uint(reply)
+    if reply is None:
+        raise ErrNil()
+    if isinstance(reply, Error):
+        raise reply
+    _unexpected("Uint64", reply)
+
+
+def float64(reply: Any) -> float:
+    """A bulk string holding a float (ZSCORE, INCRBYFLOAT).
+
+    As in redigo, an integer reply is refused: no Redis command answers a
+    float as an integer, so one here means the wrong helper was chosen.
+    """
+    if isinstance(reply, bytes):
+        return parse_float(reply)
+    if reply is None:
+        raise ErrNil()
+    if isinstance(reply, Error):
+        raise reply
+    _unexpected("Float64", reply)
+
+
+def string(reply: Any) -> str:
+    """A bulk string (UTF-8) or a simple string as ``str``."""
+    if isinstance(reply, bytes):
+        return decode(reply, "String")
+    if isinstance(reply, str):
+        return reply
+    if reply is None:
+        raise ErrNil()
+    if isinstance(reply, Error):
+        raise reply
+    _unexpected("String", reply)
+
+
+def bytes_(reply: Any) -> bytes:
+    """A bulk string, or a simple string encoded as UTF-8, as ``bytes``."""
+    if isinstance(reply, bytes):
+        return reply
+    if isinstance(reply, str):
+        return reply.encode("utf-8")
+    if reply is None:
+        raise ErrNil()
+    if isinstance(reply, Error):
+        raise reply
+    _unexpected("Bytes", reply)
+
+
+def bool_(reply: Any) -> bool:
+    """An integer reply (non-zero is true) or a bulk string in Go's ParseBool syntax."""
+    if _is_int(reply):
+        return bool(reply != 0)
+    if isinstance(reply, bytes):
+        return parse_bool(reply)
+    if reply is None:
+        raise ErrNil()
+    if isinstance(reply, Error):
+        raise reply
+    _unexpected("Bool", reply)
+
+
+def _array(reply: Any, name: str) -> List[Any]:
+    if isinstance(reply, list):
+        return reply
+    if reply is None:
+        raise ErrNil()
+    if isinstance(reply, Error):
+        raise reply
+    _unexpected(name, reply)
+
+
+def values(reply: Any) -> List[Any]:
+    """An array reply as the list itself (its elements unconverted)."""
+    return _array(reply, "Values")
+
+
+def multi_bulk(reply: Any) -> List[Any]:
+    """Deprecated alias of :func:`values`, kept because redigo keeps ``MultiBulk``."""
+    return _array(reply, "Values")
+
+
+# -- arrays --------------------------------------------------------------------
+
+def _slice(reply: Any, name: str, nil: Any, convert: Callable[[Any], Any]) -> List[Any]:
+    """Convert each element; a nil element becomes ``nil`` (Go's zero value)."""
+    result = []
+    for item in _array(reply, name):
+        if item is None:
+            result.append(nil)
+        elif isinstance(item, Error):
+            raise item
+        else:
+            result.append(convert(item))
+    return result
+
+
+def _unexpected_element(name: str, item: object) -> NoReturn:
+    raise RedigoError(f"redigo: unexpected element type for {name}, got type {type_name(item)}")
+
+
+def float64s(reply: Any) -> List[float]:
+    """An array of float bulk strings; a nil element is 0.0."""
+    def convert(item: Any) -> float:
+        if isinstance(item, bytes):
+            return parse_float(item)
+        _unexpected_element("Float64s", item)
+    return _slice(reply, "Float64s", 0.0, convert)
+
+
+def strings(reply: Any) -> List[str]:
+    """An array of bulk or simple strings; a nil element is ``""``."""
+    def convert(item: Any) -> str:
+        if isinstance(item, bytes):
+            return decode(item, "Strings")
+        if isinstance(item, str):
+            return item
+        _unexpected_element("Strings", item)
+    return _slice(reply, "Strings", "", convert)
+
+
+def byte_slices(reply: Any) -> List[Optional[bytes]]:
+    """An array of bulk strings; a nil element stays ``None``."""
+    def convert(item: Any) -> bytes:
+        if isinstance(item, bytes):
+            return item
+        _unexpected_element("ByteSlices", item)
+    return _slice(reply, "ByteSlices", None, convert)
+
+
+def _int64_element(name: str) -> Callable[[Any], int]:
+    def convert(item: Any) -> int:
+        if _is_int(item):
+            if not _INT64_MIN <= item <= _INT64_MAX:
+                raise RedigoError(f"redigo: {name}: integer element {item} out of range")
+            return int(item)
+        if isinstance(item, bytes):
+            return parse_int(item, "Atoi" if name == "Ints" else "ParseInt")
+        _unexpected_element(name, item)
+    return convert
+
+
+def int64s(reply: Any) -> List[int]:
+    """An array of integers or decimal bulk strings; a nil element is 0."""
+    return _slice(reply, "Int64s", 0, _int64_element("Int64s"))
+
+
+def ints(reply: Any) -> List[int]:
+    """Like :func:`int64s` (Go's ``int`` is 64 bits wide); a nil element is 0."""
+    return _slice(reply, "Ints", 0, _int64_element("Ints"))
+
+
+def uint64s(reply: Any) -> List[int]:
+    """An array of non-negative integers or uint64 bulk strings; a nil element is 0.
+
+    redigo's ``Uint64s`` looks for a Go ``uint64`` element, which a reply never
+    holds, so it refuses integer elements; here they convert, as intended.
+    """
+    def convert(item: Any) -> int:
+        if _is_int(item):
+            if item < 0:
+                _negative(item)
+            if item > _UINT64_MAX:
+                raise RedigoError(f"redigo: Uint64s: integer element {item} out of range")
+            return int(item)
+        if isinstance(item, bytes):
+            return parse_uint(item)
+        _unexpected_element("Uint64s", item)
+    return _slice(reply, "Uint64s", 0, convert)
+
+
+# -- maps ----------------------------------------------------------------------
+
+def _map(reply: Any, name: str, convert: Callable[[str, Any], T]) -> Dict[str, T]:
+    """Alternating key, value (HGETALL, CONFIG GET) as a dict; keys must be bulk strings."""
+    items = _array(reply, name)
+    if len(items) % 2 != 0:
+        raise RedigoError(f"redigo: {name} expects even number of values result, got {len(items)}")
+    result: Dict[str, T] = {}
+    for i in range(0, len(items), 2):
+        key = items[i]
+        if not isinstance(key, bytes):
+            raise RedigoError(f"redigo: {name} key[{i}] not a bulk string value, got {type_name(key)}")
+        text = decode(key, name)
+        result[text] = convert(text, items[i + 1])
+    return result
+
+
+def string_map(reply: Any) -> Dict[str, str]:
+    """Alternating bulk-string keys and values as ``{str: str}``."""
+    def convert(key: str, value: Any) -> str:
+        if not isinstance(value, bytes):
+            raise RedigoError(
+                f"redigo: StringMap for {_quote(key.encode())} not a bulk string value, got {type_name(value)}"
+            )
+        return decode(value, "StringMap")
+    return _map(reply, "StringMap", convert)
+
+
+def int_map(reply: Any) -> Dict[str, int]:
+    """Alternating keys and integer values (each as :func:`int_`)."""
+    return _map(reply, "IntMap", lambda key, value: int_(value))
+
+
+def int64_map(reply: Any) -> Dict[str, int]:
+    """Alternating keys and int64 values (each as :func:`int64`)."""
+    return _map(reply, "Int64Map", lambda key, value: int64(value))
+
+
+def float64_map(reply: Any) -> Dict[str, float]:
+    """Alternating keys and float values (each as :func:`float64`)."""
+    return _map(reply, "Float64Map", lambda key, value: float64(value))
+
+
+def uint64_map(reply: Any) -> Dict[str, int]:
+    """Alternating keys and uint64 values (each as :func:`uint64`)."""
+    return _map(reply, "Uint64Map", lambda key, value: uint64(value))
+
+
+def positions(reply: Any) -> List[Optional[Tuple[float, float]]]:
+    """GEOPOS: a (longitude, latitude) pair per member, ``None`` for a missing member."""
+    result: List[Optional[Tuple[float, float]]] = []
+    for item in _array(reply, "Positions"):
+        if item is None:
+            result.append(None)
+            continue
+        if not isinstance(item, list):
+            raise RedigoError(
+                f"redigo: unexpected element type for interface slice, got type {type_name(item)}"
+            )
+        if len(item) != 2:
+            raise RedigoError(f"redigo: unexpected number of values for a member position, got {len(item)}")
+        result.append((float64(item[0]), float64(item[1])))
+    return result
+
+
+# -- SLOWLOG and LATENCY -------------------------------------------------------
+
+@dataclass
+class SlowLog:
+    """One entry of SLOWLOG GET."""
+
+    id: int
+    """A unique, increasing identifier of the entry."""
+    time: datetime.datetime
+    """When the command was processed (UTC, whole seconds)."""
+    execution_time: datetime.timedelta
+    """How long the command ran."""
+    args: List[str] = field(default_factory=list)
+    """The command name and its arguments (as the server abbreviates them)."""
+    client_addr: str = ""
+    """The client's address (Redis 4.0 and later)."""
+    client_name: str = ""
+    """The name set by CLIENT SETNAME (Redis 4.0 and later)."""
+
+
+@dataclass
+class Latency:
+    """One event of LATENCY LATEST."""
+
+    name: str
+    """The event name (``command``, ``fast-command``, ...)."""
+    time: datetime.datetime
+    """When the latest spike happened (UTC, whole seconds)."""
+    latest: datetime.timedelta
+    """The latency of the latest spike."""
+    max: datetime.timedelta
+    """The largest latency recorded for the event."""
+
+
+@dataclass
+class LatencyHistory:
+    """One sample of LATENCY HISTORY."""
+
+    time: datetime.datetime
+    """When the event happened (UTC, whole seconds)."""
+    execution_time: datetime.timedelta
+    """The latency of the event."""
+
+
+def _timestamp(seconds: int, what: str) -> datetime.datetime:
+    """Unix seconds as an aware UTC datetime; an absurd value is a RedigoError, not an OverflowError."""
+    try:
+        return _EPOCH + datetime.timedelta(seconds=seconds)
+    except OverflowError:
+        raise RedigoError(f"redigo: {what}: timestamp {seconds} out of range") from None
+
+
+def _duration(amount: int, unit: str, what: str) -> datetime.timedelta:
+    try:
+        return datetime.timedelta(**{unit: amount})
+    except OverflowError:
+        raise RedigoError(f"redigo: {what}: duration {amount} {unit} out of range") from None
+
+
+def _int_field(items: List[Any], index: int, what: str) -> int:
+    value = items[index]
+    if not (_is_int(value) and _INT64_MIN <= value <= _INT64_MAX):
+        raise RedigoError(f"redigo: {what} element[{index}] not an int64, got {type_name(value)}")
+    return int(value)
+
+
+def _converted(what: str, index: int, kind: str, convert: Callable[[Any], T], value: Any) -> T:
+    """Go's ``fmt.Errorf("...: %w", err)``: the element's own error, with its position."""
+    try:
+        return convert(value)
+    except RedigoError as exc:
+        raise RedigoError(f"redigo: {what} element[{index}] is not {kind}: {exc}") from exc
+
+
+def slow_logs(reply: Any) -> List[SlowLog]:
+    """SLOWLOG GET as a list of :class:`SlowLog`."""
+    logs = []
+    for item in _array(reply, "SlowLogs"):
+        if not isinstance(item, list):
+            raise RedigoError(f"redigo: slowlog element is not an array, got {type_name(item)}")
+        if len(item) < 4:
+            raise RedigoError(f"redigo: slowlog element has {len(item)} elements, expected at least 4")
+        log = SlowLog(
+            id=_int_field(item, 0, "slowlog"),
+            time=_timestamp(_int_field(item, 1, "slowlog"), "slowlog"),
+            execution_time=_duration(_int_field(item, 2, "slowlog"), "microseconds", "slowlog"),
+            args=_converted("slowlog", 3, "array of strings", strings, item[3]),
+        )
+        if len(item) >= 6:
+            log.client_addr = _converted("slowlog", 4, "a string", string, item[4])
+            log.client_name = _converted("slowlog", 5, "a string", string, item[5])
+        logs.append(log)
+    return logs
+
+
+def latencies(reply: Any) -> List[Latency]:
+    """LATENCY LATEST as a list of :class:`Latency`."""
+    events = []
+    for item in _array(reply, "Latencies"):
+        if not isinstance(item, list):
+            raise RedigoError(f"redigo: latencies element is not slice, got {type_name(item)}")
+        if len(item) != 4:
+            raise RedigoError(f"redigo: latencies element has {len(item)} elements, expected 4")
+        events.append(Latency(
+            name=_converted("latencies", 0, "a string", string, item[0]),
+            time=_timestamp(_int_field(item, 1, "latencies"), "latencies"),
+            latest=_duration(_int_field(item, 2, "latencies"), "milliseconds", "latencies"),
+            max=_duration(_int_field(item, 3, "latencies"), "milliseconds", "latencies"),
+        ))
+    return events
+
+
+def latency_histories(reply: Any) -> List[LatencyHistory]:
+    """LATENCY HISTORY as a list of :class:`LatencyHistory`.
+
+    redigo indexes the two fields without checking the length (a panic on a
+    short element); here a short element is a RedigoError.
+    """
+    events = []
+    for item in _array(reply, "LatencyHistories"):
+        if not isinstance(item, list):
+            raise RedigoError(f"redigo: latency history element is not an slice, got {type_name(item)}")
+        if len(item) < 2:
+            raise RedigoError(f"redigo: latency history element has {len(item)} elements, expected 2")
+        events.append(LatencyHistory(
+            time=_timestamp(_int_field(item, 0, "latency history"), "latency history"),
+            execution_time=_duration(_int_field(item, 1, "latency history"), "milliseconds",
+                                     "latency history"),
+        ))
+    return events

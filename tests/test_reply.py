@@ -1,0 +1,380 @@
+"""Reply helpers: redigo's reply_test.go vectors, error texts, the server examples, properties."""
+
+from __future__ import annotations
+
+import datetime
+import math
+from typing import Any, Callable, Iterator, List
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from redigo_py.conn import Conn, dial
+from redigo_py.errors import Error, ErrNil, RedigoError
+from redigo_py.reply import (
+    Latency,
+    LatencyHistory,
+    SlowLog,
+    bool_,
+    byte_slices,
+    bytes_,
+    float64,
+    float64_map,
+    float64s,
+    int64,
+    int64_map,
+    int64s,
+    int_,
+    int_map,
+    ints,
+    latencies,
+    latency_histories,
+    multi_bulk,
+    positions,
+    slow_logs,
+    string,
+    string_map,
+    strings,
+    uint64,
+    uint64_map,
+    uint64s,
+    values,
+)
+
+MAX_UINT64 = (1 << 64) - 1
+MAX_UINT64_STR = str(MAX_UINT64).encode()
+UTC = datetime.timezone.utc
+
+# -- redigo's replyTests, then cases of our own in the same shape ----------------
+
+REPLY_TESTS: List[Any] = [
+    ("ints([bytes, bytes])", ints, [b"4", b"5"], [4, 5]),
+    ("ints([int64, int64])", ints, [4, 5], [4, 5]),
+    ("ints([bytes, nil, bytes])", ints, [b"4", None, b"5"], [4, 0, 5]),
+    ("int64s([bytes, bytes])", int64s, [b"4", b"5"], [4, 5]),
+    ("int64s([int64, int64])", int64s, [4, 5], [4, 5]),
+    ("uint64s([bytes, bytes])", uint64s, [MAX_UINT64_STR, b"5"], [MAX_UINT64, 5]),
+    ("Uint64Map([bytes, bytes])", uint64_map, [b"key1", MAX_UINT64_STR, b"key2", b"5"],
+     {"key1": MAX_UINT64, "key2": 5}),
+    ("strings([bytes, bytes])", strings, [b"v1", b"v2"], ["v1", "v2"]),
+    ("strings([string, string])", strings, ["v1", "v2"], ["v1", "v2"]),
+    ("byteslices([v1, v2])", byte_slices, [b"v1", b"v2"], [b"v1", b"v2"]),
+    ("float64s([v1, v2])", float64s, [b"1.234", b"5.678"], [1.234, 5.678]),
+    ("values([v1, v2])", values, [b"v1", b"v2"], [b"v1", b"v2"]),
+    ("float64(1.0)", float64, b"1.0", 1.0),
+    ("float64Map([bytes, bytes])", float64_map, [b"key1", b"1.234", b"key2", b"5.678"],
+     {"key1": 1.234, "key2": 5.678}),
+    ("uint64(1)", uint64, 1, 1),
+    ("positions([[1, 2], nil, [3, 4]])", positions, [[b"1", b"2"], None, [b"3", b"4"]],
+     [(1.0, 2.0), None, (3.0, 4.0)]),
+    ("SlowLogs(1, 1579625870, 3, {set, x, y}, localhost:1234, testClient)", slow_logs,
+     [[1, 1579625870, 3, ["set", "x", "y"], "localhost:1234", "testClient"]],
+     [SlowLog(id=1, time=datetime.datetime.fromtimestamp(1579625870, UTC),
+              execution_time=datetime.timedelta(microseconds=3), args=["set", "x", "y"],
+              client_addr="localhost:1234", client_name="testClient")]),
+    # Beyond redigo's table.
+    ("int(bytes)", int_, b"-12", -12),
+    ("int(int)", int_, 7, 7),
+    ("int64(min)", int64, b"-9223372036854775808", -(1 << 63)),
+    ("int64(+1)", int64, b"+1", 1),
+    ("int64(leading zeros)", int64, b"00000000000000000000000042", 42),
+    ("uint64(max)", uint64, MAX_UINT64_STR, MAX_UINT64),
+    ("float64(-inf)", float64, b"-inf", -math.inf),
+    ("float64(+Inf)", float64, b"+Inf", math.inf),
+    ("float64(Infinity)", float64, b"Infinity", math.inf),
+    ("float64(exp)", float64, b"1.5e3", 1500.0),
+    ("float64(.5)", float64, b".5", 0.5),
+    ("float64(5.)", float64, b"5.", 5.0),
+    ("float64(hex)", float64, b"0x1p-2", 0.25),
+    ("float64(tiny)", float64, b"1e-400", 0.0),
+    ("string(bulk)", string, b"hello", "hello"),
+    ("string(simple)", string, "OK", "OK"),
+    ("string(utf-8)", string, "héllo".encode(), "héllo"),
+    ("bytes(bulk)", bytes_, b"\xff\x00", b"\xff\x00"),
+    ("bytes(simple)", bytes_, "OK", b"OK"),
+    ("bool(1)", bool_, 1, True),
+    ("bool(0)", bool_, 0, False),
+    ("bool(t)", bool_, b"t", True),
+    ("bool(TRUE)", bool_, b"TRUE", True),
+    ("bool(False)", bool_, b"False", False),
+    ("values([])", values, [], []),
+    ("multi_bulk", multi_bulk, [1, b"x"], [1, b"x"]),
+    ("values keeps nested errors", values, [Error("ERR x"), 1], [Error("ERR x"), 1]),
+    ("float64s(nil)", float64s, [None, b"1"], [0.0, 1.0]),
+    ("strings(nil)", strings, [None, b"a"], ["", "a"]),
+    ("byte_slices(nil)", byte_slices, [b"a", None], [b"a", None]),
+    ("uint64s(integers)", uint64s, [1, None, 2], [1, 0, 2]),
+    ("string_map", string_map, [b"a", b"1", b"b", b"x"], {"a": "1", "b": "x"}),
+    ("int_map", int_map, [b"a", b"1", b"b", 2], {"a": 1, "b": 2}),
+    ("int64_map", int64_map, [b"a", b"-1"], {"a": -1}),
+    ("empty map", string_map, [], {}),
+    ("positions([])", positions, [], []),
+    ("SlowLogs, 4 elements (Redis < 4.0)", slow_logs, [[7, 0, 1000000, [b"GET", b"k"]]],
+     [SlowLog(id=7, time=datetime.datetime(1970, 1, 1, tzinfo=UTC),
+              execution_time=datetime.timedelta(seconds=1), args=["GET", "k"])]),
+    ("Latencies", latencies, [[b"command", 1700000000, 5, 12]],
+     [Latency(name="command", time=datetime.datetime.fromtimestamp(1700000000, UTC),
+              latest=datetime.timedelta(milliseconds=5), max=datetime.timedelta(milliseconds=12))]),
+    ("LatencyHistories", latency_histories, [[1700000000, 3], [1700000001, 4]],
+     [LatencyHistory(time=datetime.datetime.fromtimestamp(1700000000, UTC),
+                     execution_time=datetime.timedelta(milliseconds=3)),
+      LatencyHistory(time=datetime.datetime.fromtimestamp(1700000001, UTC),
+                     execution_time=datetime.timedelta(milliseconds=4))]),
+]
+
+
+@pytest.mark.parametrize("name, helper, reply, expected", REPLY_TESTS, ids=[t[0] for t in REPLY_TESTS])
+def test_reply(name: str, helper: Callable[[Any], Any], reply: Any, expected: Any) -> None:
+    assert helper(reply) == expected
+
+
+def test_reply_nan() -> None:
+    assert math.isnan(float64(b"NaN"))
+    assert math.isnan(float64s([b"nan"])[0])
+
+
+def test_times_are_aware_utc() -> None:
+    (log,) = slow_logs([[1, 1579625870, 3, []]])
+    assert log.time.tzinfo is not None and log.time.utcoffset() == datetime.timedelta(0)
+    assert log.time == datetime.datetime(2020, 1, 21, 16, 57, 50, tzinfo=UTC)
+
+
+# -- failures: (helper, reply, exception class, message or None) -----------------
+
+E = Error("ERR boom")
+
+ERROR_TESTS: List[Any] = [
+    # redigo's replyTests with an error.
+    ("ints(nil)", ints, None, ErrNil, "redigo: nil returned"),
+    ("values(nil)", values, None, ErrNil, "redigo: nil returned"),
+    ("float64(nil)", float64, None, ErrNil, "redigo: nil returned"),
+    ("uint64(-1)", uint64, -1, RedigoError, "redigo: unexpected negative value -1 for Uint64"),
+    # Unexpected types name the helper and the Python type.
+    ("int(str)", int_, "1", RedigoError, "redigo: unexpected type for Int, got type str"),
+    ("int64(float)", int64, 1.5, RedigoError, "redigo: unexpected type for Int64, got type float"),
+    ("int64(list)", int64, [], RedigoError, "redigo: unexpected type for Int64, got type list"),
+    ("uint64(str)", uint64, "1", RedigoError, "redigo: unexpected type for Uint64, got type str"),
+    ("float64(int)", float64, 3, RedigoError, "redigo: unexpected type for Float64, got type int"),
+    ("string(int)", string, 1, RedigoError, "redigo: unexpected type for String, got type int"),
+    ("bytes(list)", bytes_, [], RedigoError, "redigo: unexpected type for Bytes, got type list"),
+    ("bool(str)", bool_, "1", RedigoError, "redigo: unexpected type for Bool, got type str"),
+    ("values(str)", values, "OK", RedigoError, "redigo: unexpected type for Values, got type str"),
+    ("values(bytes)", values, b"x", RedigoError, "redigo: unexpected type for Values, got type bytes"),
+    ("ints(int)", ints, 1, RedigoError, "redigo: unexpected type for Ints, got type int"),
+    ("strings([int])", strings, [1], RedigoError,
+     "redigo: unexpected element type for Strings, got type int"),
+    ("byte_slices([str])", byte_slices, ["OK"], RedigoError,
+     "redigo: unexpected element type for ByteSlices, got type str"),
+    ("float64s([int])", float64s, [1], RedigoError,
+     "redigo: unexpected element type for Float64s, got type int"),
+    ("int64s([list])", int64s, [[]], RedigoError,
+     "redigo: unexpected element type for Int64s, got type list"),
+    ("uint64s([-1])", uint64s, [-1], RedigoError, "redigo: unexpected negative value -1 for Uint64"),
+    # Go's strconv grammar and ranges.
+    ("int64(space)", int64, b" 1", RedigoError, 'strconv.ParseInt: parsing " 1": invalid syntax'),
+    ("int64(underscore)", int64, b"1_000", RedigoError, 'strconv.ParseInt: parsing "1_000": invalid syntax'),
+    ("int64(arabic digits)", int64, "١".encode(), RedigoError, None),
+    ("int64(float)", int64, b"1.0", RedigoError, 'strconv.ParseInt: parsing "1.0": invalid syntax'),
+    ("int64(overflow)", int64, b"9223372036854775808", RedigoError,
+     'strconv.ParseInt: parsing "9223372036854775808": value out of range'),
+    ("int64(huge)", int64, b"9" * 5000, RedigoError, None),
+    ("int64(integer overflow)", int64, 1 << 63, RedigoError, None),
+    ("ints(bytes)", ints, [b"x"], RedigoError, 'strconv.Atoi: parsing "x": invalid syntax'),
+    ("uint64(sign)", uint64, b"+1", RedigoError, 'strconv.ParseUint: parsing "+1": invalid syntax'),
+    ("uint64(overflow)", uint64, b"18446744073709551616", RedigoError,
+     'strconv.ParseUint: parsing "18446744073709551616": value out of range'),
+    ("float64(empty)", float64, b"", RedigoError, 'strconv.ParseFloat: parsing "": invalid syntax'),
+    ("float64(space)", float64, b"1.5 ", RedigoError, None),
+    ("float64(underscore)", float64, b"1_0.5", RedigoError, None),
+    ("float64(hex without p)", float64, b"0x10", RedigoError, None),
+    ("float64(overflow)", float64, b"1e400", RedigoError,
+     'strconv.ParseFloat: parsing "1e400": value out of range'),
+    ("float64(hex overflow)", float64, b"0x1p99999", RedigoError, None),
+    ("bool(junk)", bool_, b"junk", RedigoError, 'strconv.ParseBool: parsing "junk": invalid syntax'),
+    ("bool(yes)", bool_, b"yes", RedigoError, None),
+    ("string(not utf-8)", string, b"\xff", RedigoError, None),
+    ("strings(not utf-8)", strings, [b"\xff"], RedigoError, None),
+    # Error replies are raised, at the top and inside arrays.
+    ("int(Error)", int_, E, Error, "ERR boom"),
+    ("string(Error)", string, E, Error, "ERR boom"),
+    ("values(Error)", values, E, Error, "ERR boom"),
+    ("strings([Error])", strings, [b"a", E], Error, "ERR boom"),
+    ("int64s([Error])", int64s, [E], Error, "ERR boom"),
+    ("int_map(Error value)", int_map, [b"k", E], Error, "ERR boom"),
+    # Maps.
+    ("string_map(odd)", string_map, [b"k"], RedigoError,
+     "redigo: StringMap expects even number of values result, got 1"),
+    ("string_map(key)", string_map, ["k", b"v"], RedigoError,
+     "redigo: StringMap key[0] not a bulk string value, got str"),
+    ("string_map(value)", string_map, [b"k", 1], RedigoError,
+     'redigo: StringMap for "k" not a bulk string value, got int'),
+    ("int_map(nil value)", int_map, [b"k", None], ErrNil, "redigo: nil returned"),
+    ("float64_map(int value)", float64_map, [b"k", 1], RedigoError,
+     "redigo: unexpected type for Float64, got type int"),
+    ("uint64_map(nil)", uint64_map, None, ErrNil, "redigo: nil returned"),
+    # GEOPOS, SLOWLOG, LATENCY.
+    ("positions(element)", positions, [b"x"], RedigoError,
+     "redigo: unexpected element type for interface slice, got type bytes"),
+    ("positions(length)", positions, [[b"1"]], RedigoError,
+     "redigo: unexpected number of values for a member position, got 1"),
+    ("slow_logs(element)", slow_logs, [1], RedigoError, "redigo: slowlog element is not an array, got int"),
+    ("slow_logs(short)", slow_logs, [[1, 2, 3]], RedigoError,
+     "redigo: slowlog element has 3 elements, expected at least 4"),
+    ("slow_logs(id)", slow_logs, [[b"1", 2, 3, []]], RedigoError,
+     "redigo: slowlog element[0] not an int64, got bytes"),
+    ("slow_logs(args)", slow_logs, [[1, 2, 3, 4]], RedigoError,
+     "redigo: slowlog element[3] is not array of strings: redigo: unexpected type for Strings, got type int"),
+    ("slow_logs(client)", slow_logs, [[1, 2, 3, [], 5, b"n"]], RedigoError,
+     "redigo: slowlog element[4] is not a string: redigo: unexpected type for String, got type int"),
+    ("slow_logs(time overflow)", slow_logs, [[1, 1 << 62, 3, []]], RedigoError, None),
+    ("slow_logs(id beyond int64)", slow_logs, [[1 << 63, 0, 1, []]], RedigoError,
+     "redigo: slowlog element[0] not an int64, got int"),
+    ("latencies(duration overflow)", latencies, [[b"c", 0, 1 << 62, 0]], RedigoError, None),
+    ("latencies(length)", latencies, [[b"command", 1, 2]], RedigoError,
+     "redigo: latencies element has 3 elements, expected 4"),
+    ("latencies(name)", latencies, [[None, 1, 2, 3]], RedigoError,
+     "redigo: latencies element[0] is not a string: redigo: nil returned"),
+    ("latencies(max)", latencies, [[b"c", 1, 2, b"3"]], RedigoError,
+     "redigo: latencies element[3] not an int64, got bytes"),
+    ("latency_histories(short)", latency_histories, [[1]], RedigoError,
+     "redigo: latency history element has 1 elements, expected 2"),
+    ("latency_histories(element)", latency_histories, [b"x"], RedigoError,
+     "redigo: latency history element is not an slice, got bytes"),
+]
+
+
+@pytest.mark.parametrize("name, helper, reply, exc_type, message", ERROR_TESTS,
+                         ids=[t[0] for t in ERROR_TESTS])
+def test_reply_error(name: str, helper: Callable[[Any], Any], reply: Any, exc_type: type,
+                     message: Any) -> None:
+    with pytest.raises(exc_type) as info:
+        helper(reply)
+    assert isinstance(info.value, RedigoError)
+    if message is not None:
+        assert str(info.value) == message
+
+
+# -- redigo's server tests and examples ---------------------------------------------
+
+
+def test_example_bool(conn: Conn) -> None:
+    conn.do("SET", "foo", 1)
+    assert bool_(conn.do("EXISTS", "foo")) is True
+
+
+def test_example_int(conn: Conn) -> None:
+    conn.do("SET", "k1", 1)
+    assert int_(conn.do("GET", "k1")) == 1
+    assert int_(conn.do("INCR", "k1")) == 2
+
+
+def test_example_ints(conn: Conn) -> None:
+    conn.do("SADD", "set_with_integers", 4, 5, 6)
+    assert sorted(ints(conn.do("SMEMBERS", "set_with_integers"))) == [4, 5, 6]
+
+
+def test_example_string(conn: Conn) -> None:
+    conn.do("SET", "hello", "world")
+    assert string(conn.do("GET", "hello")) == "world"
+
+
+def test_nil_reply_from_server(conn: Conn) -> None:
+    with pytest.raises(ErrNil):
+        string(conn.do("GET", "missing"))
+    assert string_map(conn.do("HGETALL", "missing")) == {}
+
+
+def test_maps_and_positions_from_server(conn: Conn) -> None:
+    conn.do("HSET", "h", "a", 1, "b", "2.5")
+    assert string_map(conn.do("HGETALL", "h")) == {"a": "1", "b": "2.5"}
+    assert float64_map(conn.do("HGETALL", "h")) == {"a": 1.0, "b": 2.5}
+    conn.do("GEOADD", "g", 13.361389, 38.115556, "Palermo")
+    (palermo, missing) = positions(conn.do("GEOPOS", "g", "Palermo", "Nowhere"))
+    assert missing is None
+    assert palermo is not None
+    assert palermo[0] == pytest.approx(13.361389, abs=1e-5)
+    assert palermo[1] == pytest.approx(38.115556, abs=1e-5)
+
+
+@pytest.fixture
+def debug_conn(make_server: Callable[..., Any]) -> Iterator[Conn]:
+    """A server of this test's own: these tests change its config and need DEBUG."""
+    srv = make_server("--enable-debug-command", "yes")
+    c = dial("tcp", srv.address, read_timeout=10, write_timeout=10)
+    yield c
+    c.close()
+
+
+def test_slow_log(debug_conn: Conn) -> None:
+    c = debug_conn
+    assert c.do("CONFIG", "SET", "slowlog-log-slower-than", "0") == "OK"
+    logs = slow_logs(c.do("SLOWLOG", "GET"))
+    assert logs[0].args == ["CONFIG", "SET", "slowlog-log-slower-than", "0"]
+    assert logs[0].client_addr.startswith("127.0.0.1:")
+    assert logs[0].execution_time >= datetime.timedelta(0)
+    now = datetime.datetime.now(UTC)
+    assert now - datetime.timedelta(minutes=5) < logs[0].time <= now + datetime.timedelta(seconds=1)
+
+
+def test_latency(debug_conn: Conn) -> None:
+    c = debug_conn
+    assert c.do("CONFIG", "SET", "latency-monitor-threshold", "1") == "OK"
+    c.do("DEBUG", "SLEEP", 0.002)
+    (event,) = latencies(c.do("LATENCY", "LATEST"))
+    assert event.name == "command"
+    assert event.latest >= datetime.timedelta(milliseconds=1)
+    assert event.max >= datetime.timedelta(milliseconds=1)
+
+
+def test_latency_histories(debug_conn: Conn) -> None:
+    c = debug_conn
+    c.do("LATENCY", "RESET", "command")
+    assert c.do("CONFIG", "SET", "latency-monitor-threshold", "1") == "OK"
+    c.do("DEBUG", "SLEEP", 0.002)
+    (event,) = latency_histories(c.do("LATENCY", "HISTORY", "command"))
+    assert event.execution_time >= datetime.timedelta(milliseconds=1)
+
+
+# -- properties -------------------------------------------------------------------
+
+HELPERS = [int_, int64, uint64, float64, string, bytes_, bool_, values, multi_bulk, float64s,
+           strings, byte_slices, int64s, ints, uint64s, string_map, int_map, int64_map,
+           float64_map, uint64_map, positions, slow_logs, latencies, latency_histories]
+
+# Bulk strings that parse as something, so the strategy reaches past the type checks.
+NUMERIC = st.sampled_from([b"0", b"1", b"-1", b"+7", b"1.5", b"-inf", b"nan", b"0x1p3", b"t",
+                           b"false", MAX_UINT64_STR, b"9223372036854775808", b"1e400", b""])
+LEAVES = st.one_of(
+    st.none(),
+    st.integers(min_value=-(1 << 65), max_value=1 << 65),
+    st.binary(max_size=12),
+    NUMERIC,
+    st.text(max_size=8),
+    st.builds(Error, st.text(max_size=8)),
+)
+# Every RESP2 reply shape: scalars and arbitrarily nested arrays of them.
+REPLIES = st.recursive(LEAVES, lambda children: st.lists(children, max_size=7), max_leaves=24)
+
+
+@settings(max_examples=400, deadline=None)
+@given(reply=REPLIES)
+def test_helpers_convert_or_raise_redigo_error(reply: Any) -> None:
+    for helper in HELPERS:
+        try:
+            helper(reply)
+        except RedigoError:
+            pass
+
+
+@given(n=st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1))
+def test_int64_round_trip(n: int) -> None:
+    assert int64(str(n).encode()) == n
+    assert int64(n) == n
+    assert ints([str(n).encode(), n]) == [n, n]
+
+
+@given(x=st.floats(allow_nan=False))
+def test_float64_round_trip(x: float) -> None:
+    assert float64(repr(x).encode()) == x
+    assert float64(x.hex().encode()) == x
