@@ -71,6 +71,7 @@ from .errors import (
     TimeoutError,
 )
 from .log import new_logging_conn, new_logging_conn_filter
+from .observability import register_views
 from .pubsub import Message, Pong, PubSubConn, Subscription
 from .reply import (
     Latency,
@@ -106,6 +107,17 @@ from .script import Script, new_script
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    """``OBSERVABILITY_METRIC_VIEWS`` is built on first use: it imports opencensus,
+    which the client itself does not need."""
+    if name == "OBSERVABILITY_METRIC_VIEWS":
+        from .observability import observability_metric_views
+
+        return observability_metric_views()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "context", "resp",
     "Conn", "dial", "dial_context", "dial_url", "dial_url_context", "new_conn",
@@ -120,4 +132,5 @@ __all__ = [
     "slow_logs", "string", "string_map", "strings", "uint64", "uint64_map", "uint64s", "values",
     "Args", "scan", "scan_slice", "scan_struct",
     "Script", "new_script",
+    "OBSERVABILITY_METRIC_VIEWS", "register_views",
 ]

@@ -18,14 +18,17 @@ A :class:`Conn` owns one socket, a write buffer of encoded commands and a
 
 from __future__ import annotations
 
+import builtins
 import socket
 import ssl
 import threading
 import time
-from typing import Any, Callable, List, Optional, Tuple, Union
+from collections import deque
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import context as _context
+from . import observability as _obs
 from .errors import ConnectionError, Error, ProtocolError, RedigoError, TimeoutError
 from .resp import Reader, encode
 
@@ -43,6 +46,7 @@ __all__ = [
 ]
 
 _monotonic = time.monotonic
+_perf_ns = time.perf_counter_ns
 
 # Buffered sends are written once they pass this size, as Go's bufio.Writer
 # does when its buffer fills, so a long pipeline does not grow without bound.
@@ -67,12 +71,16 @@ class Conn:
 
     Make one with :func:`dial`, :func:`dial_url` or :func:`new_conn`. Also a
     context manager that closes the connection on exit.
+
+    Metrics and spans (see :mod:`redigo_py.observability`) are recorded here,
+    in the read and write paths themselves; while no view is registered and
+    no trace is sampled, a call pays two cheap checks.
     """
 
     __slots__ = (
         "_sock", "_reader", "_wbuf", "_wbuf_len", "_sent", "_received", "_err",
-        "_read_timeout", "_write_timeout", "_sock_timeout",
-        "network", "host", "port", "database",
+        "_read_timeout", "_write_timeout", "_sock_timeout", "_pending_samples", "_last_samples",
+        "network", "host", "port", "database", "default_attributes",
     )
 
     def __init__(
@@ -85,6 +93,7 @@ class Conn:
         host: str = "",
         port: int = 0,
         database: int = 0,
+        default_attributes: Optional[Dict[str, Any]] = None,
     ) -> None:
         self._sock = sock
         self._reader = Reader()
@@ -95,6 +104,11 @@ class Conn:
         # pattern (one thread sends, another receives) needs no lock.
         self._sent = 0
         self._received = 0
+        # While metrics are on: the samples of each sent command whose reply is
+        # still to come (so a pipelined reply is counted under its own
+        # command), and of the last one sent (pub/sub pushes count under it).
+        self._pending_samples: Deque[_obs.CommandSamples] = deque()
+        self._last_samples: Optional[_obs.CommandSamples] = None
         self._err: Optional[BaseException] = None
         self._read_timeout = _timeout_value(read_timeout)
         self._write_timeout = _timeout_value(write_timeout)
@@ -103,6 +117,7 @@ class Conn:
         self.host = host  #: the server's host, or the unix socket's path
         self.port = port  #: the server's TCP port (0 for a unix socket)
         self.database = database  #: the database index selected at dial time
+        self.default_attributes = default_attributes  #: added to every span of this connection
 
     # -- redigo's Conn interface -------------------------------------------
 
@@ -112,7 +127,10 @@ class Conn:
 
     def close(self) -> None:
         """Close the connection. Closing twice, or after a failure, does nothing."""
-        self._fatal(ConnectionError("redigo: closed"))
+        span = _obs.method_span(self, "close")
+        self._close(_obs.STATE_COMPLETE)
+        if span is not None:
+            span.end()
 
     def do(self, command: Union[str, bytes], *args: Any) -> Any:
         """Send a command, flush, and return its reply (see the module docstring)."""
@@ -127,24 +145,32 @@ class Conn:
         if self._err is not None:
             raise _again(self._err)
         data = encode(command, *args)  # a bad argument raises before any state changes
-        self._sent += 1
-        self._wbuf.append(data)
-        self._wbuf_len += len(data)
-        if self._wbuf_len > _SEND_BUFFER_LIMIT:
-            self.flush()
+        span = _obs.method_span(self, "send")
+        try:
+            if _obs.ENABLED:
+                samples = self._last_samples = _obs.samples(command)
+                samples.written.append(len(data))
+                self._pending_samples.append(samples)
+            self._sent += 1
+            self._wbuf.append(data)
+            self._wbuf_len += len(data)
+            if self._wbuf_len > _SEND_BUFFER_LIMIT:
+                self._flush(span)
+        finally:
+            if span is not None:
+                span.end()
 
     def flush(self) -> None:
         """Write every buffered command to the server."""
         if self._err is not None:
             raise _again(self._err)
         if self._wbuf:
-            data = b"".join(self._wbuf)
-            self._wbuf.clear()
-            self._wbuf_len = 0
+            span = _obs.method_span(self, "flush")
             try:
-                self._write(data)
-            except BaseException as exc:
-                raise self._failed(exc, None) from None
+                self._flush(span)
+            finally:
+                if span is not None:
+                    span.end()
 
     def receive(self) -> Any:
         """Read one reply; raise it if it is an error reply."""
@@ -218,6 +244,10 @@ class Conn:
         self._received = self._sent
         if not command and pending == 0:
             return None
+        span = _obs.command_span(self, command, args)
+        if span is not None or _obs.ENABLED:
+            return self._do_observed(span, timeout, command, data, pending, ctx)
+        phase = "write"
         try:
             if self._wbuf:
                 self._wbuf.append(data)
@@ -226,41 +256,111 @@ class Conn:
                 self._wbuf_len = 0
             if data:
                 self._write(data)
+            phase = "read"
             deadline = None if timeout is None else _monotonic() + timeout
             read = self._read
-            if not command:
-                return [read(deadline) for _ in range(pending)]
-            reply = read(deadline)
-            if pending:
-                first_error = None
-                for _ in range(pending):
-                    if first_error is None and type(reply) is Error:
-                        first_error = reply
-                    reply = read(deadline)
-                if first_error is not None:
-                    raise first_error
-        except Error:
-            raise
+            if not pending:
+                reply = read(deadline)
+            else:
+                replies = [read(deadline) for _ in range(pending + 1 if command else pending)]
         except BaseException as exc:
-            raise self._failed(exc, ctx) from None
+            raise self._failed(exc, ctx, command, phase) from None
+        if pending:
+            return _settle(replies, command)
         if type(reply) is Error:
             raise reply
+        return reply
+
+    def _do_observed(self, span: Optional[_obs.Span], timeout: Optional[float], command: Union[str, bytes],
+                     data: bytes, pending: int, ctx: Optional[_context.Context]) -> Any:
+        """``_do`` with metrics and a span: the same exchange, each reply counted under its command."""
+        own = _obs.samples(command) if command and _obs.ENABLED else None
+        start = _perf_ns()
+        phase = "write"
+        try:
+            try:
+                if own is not None:
+                    own.written.append(len(data))
+                    self._last_samples = own
+                if self._wbuf:
+                    self._wbuf.append(data)
+                    data = b"".join(self._wbuf)
+                    self._wbuf.clear()
+                    self._wbuf_len = 0
+                if data:
+                    self._write(data)
+                phase = "read"
+                deadline = None if timeout is None else _monotonic() + timeout
+                replies = [self._read_counted(deadline, own if i == pending else None)
+                           for i in range(pending + 1 if command else pending)]
+            except BaseException as exc:
+                err = self._failed(exc, ctx, command, phase)
+                if span is not None:
+                    span.fail(err)
+                raise err from None
+            try:
+                return _settle(replies, command)
+            except Error as exc:
+                if span is not None:
+                    span.fail(exc)
+                raise
+        finally:
+            if own is not None:
+                own.latency_ns.append(_perf_ns() - start)
+            if span is not None:
+                span.end()
+
+    def _read_counted(self, deadline: Optional[float], samples: Optional[_obs.CommandSamples]) -> Any:
+        """One reply, counted (size, error) under ``samples`` or the command it answers."""
+        reader = self._reader
+        before = reader.consumed
+        reply = self._read(deadline)
+        if _obs.ENABLED:
+            if samples is None:
+                queue = self._pending_samples
+                samples = queue.popleft() if queue else self._last_samples or _obs.samples("")
+            samples.read.append(reader.consumed - before)
+            if type(reply) is Error:
+                _obs.record_error(samples.cmd, _obs.KIND_REPLY, _obs.error_detail(reply))
         return reply
 
     def _receive(self, timeout: Optional[float], ctx: Optional[_context.Context]) -> Any:
         if self._err is not None:
             raise _again(self._err)
+        span = _obs.method_span(self, "receive")
         try:
-            reply = self._read(None if timeout is None else _monotonic() + timeout)
+            try:
+                deadline = None if timeout is None else _monotonic() + timeout
+                reply = self._read_counted(deadline, None) if _obs.ENABLED else self._read(deadline)
+            except BaseException as exc:
+                err = self._failed(exc, ctx, "", "read")
+                if span is not None:
+                    span.fail(err)
+                raise err from None
+            # Pub/sub receives more replies than it sends; never go negative, so
+            # the connection works normally again after unsubscribing.
+            if self._sent > self._received:
+                self._received += 1
+            if type(reply) is Error:
+                if span is not None:
+                    span.fail(reply)
+                raise reply
+            return reply
+        finally:
+            if span is not None:
+                span.end()
+
+    def _flush(self, span: Optional[_obs.Span]) -> None:
+        data = b"".join(self._wbuf)
+        self._wbuf.clear()
+        self._wbuf_len = 0
+        try:
+            self._write(data)
         except BaseException as exc:
-            raise self._failed(exc, ctx) from None
-        # Pub/sub receives more replies than it sends; never go negative, so
-        # the connection works normally again after unsubscribing.
-        if self._sent > self._received:
-            self._received += 1
-        if type(reply) is Error:
-            raise reply
-        return reply
+            err = self._failed(exc, None, "", "write")
+            if span is not None:
+                span.fail(err)
+            raise err from None
 
     def _read(self, deadline: Optional[float]) -> Any:
         """One complete reply; ``deadline`` (monotonic) bounds the whole reply."""
@@ -314,30 +414,39 @@ class Conn:
         """Runs in the cancelling thread: unblock the I/O by killing the socket."""
         self._fatal(err)
 
-    def _fatal(self, err: BaseException) -> BaseException:
-        """Make the connection unusable for good; return the error that did it first."""
+    def _close(self, state: str) -> None:
+        """Close, counting the close under ``state`` (the pool says why: stale, idle...)."""
+        self._fatal(ConnectionError("redigo: closed"), state)
+
+    def _fatal(self, err: BaseException, state: str = "error") -> BaseException:
+        """Make the connection unusable for good; return the error that did it first.
+
+        The socket is closed exactly once, here, so the close is counted once.
+        """
         with _FATAL_LOCK:
             first = self._err is None
             if first:
                 self._err = err
         if first:
             _close_socket(self._sock)
+            _obs.record_closed(state)
         return self._err  # type: ignore[return-value]
 
-    def _failed(self, exc: BaseException, ctx: Optional[_context.Context]) -> BaseException:
-        """Turn what interrupted an exchange into the library's error, fatally.
+    def _failed(self, exc: BaseException, ctx: Optional[_context.Context], command: Union[str, bytes],
+                phase: str) -> BaseException:
+        """Turn what interrupted an exchange into the library's error, fatally, and count it.
 
         A ``BaseException`` that is not an ``Exception`` (KeyboardInterrupt,
         SystemExit) still kills the connection but is re-raised as itself.
+        ``phase`` ("read" or "write") is the error's ``kind`` unless it was a
+        timeout or a protocol error.
         """
-        if ctx is not None:
-            ctx_err = ctx.err()
-            if ctx_err is None and isinstance(exc, socket.timeout):
-                ctx_err = _context.DeadlineExceeded() if ctx.remaining() is not None else None
-            if ctx_err is not None:
-                return self._fatal(ctx_err)
-        if isinstance(exc, (ProtocolError, ConnectionError)):
-            err: BaseException = exc
+        err: BaseException
+        if ctx is not None and (ctx.err() is not None or
+                                (isinstance(exc, socket.timeout) and ctx.remaining() is not None)):
+            err = ctx.err() or _context.DeadlineExceeded()
+        elif isinstance(exc, (ProtocolError, ConnectionError)):
+            err = exc
         elif isinstance(exc, socket.timeout):
             err = TimeoutError("redigo: i/o timeout")
         elif isinstance(exc, OSError):
@@ -346,8 +455,25 @@ class Conn:
             err = ConnectionError(f"redigo: I/O interrupted by {type(exc).__name__}: {exc}")
         else:
             self._fatal(ConnectionError(f"redigo: I/O interrupted by {type(exc).__name__}"))
+            _obs.record_error(command, phase, type(exc).__name__)
             return exc
-        return self._fatal(err)
+        first = self._fatal(err)
+        if first is err:
+            kind = (_obs.KIND_PROTOCOL if isinstance(err, ProtocolError) else
+                    _obs.KIND_TIMEOUT if isinstance(err, builtins.TimeoutError) else phase)
+            _obs.record_error(command, kind, type(err).__name__)
+        return first
+
+
+def _settle(replies: List[Any], command: Union[str, bytes]) -> Any:
+    """redigo's result of a ``do``: every reply for ``do("")``, else the last one,
+    unless an earlier reply was an error, which is raised (the first one)."""
+    if not command:
+        return replies
+    for reply in replies:
+        if type(reply) is Error:
+            raise reply
+    return replies[-1]
 
 
 def _again(err: BaseException) -> BaseException:
@@ -467,30 +593,42 @@ def dial_context(
     if network != "unix" and network not in _FAMILIES:
         raise ValueError(f"redigo: dial {network}: unknown network {network!r}")
     host, port = (address, 0) if network == "unix" else split_host_port(address)
+    attrs: Dict[str, Any] = {"db.system.name": "redis", "db.namespace": str(database)}
+    attrs.update({"network.peer.address": host} if network == "unix" else
+                 {"server.address": host, "server.port": port})
+    span = _obs.start_span("redis.dial", {**attrs, **(default_attributes or {})})
     try:
-        if dial_context_func is not None:
-            sock = dial_context_func(ctx, network, address)
-        elif net_dial is not None:
-            sock = net_dial(network, address)
-        else:
-            sock = _connect(network, address, timeout)
-    except socket.timeout:
-        raise (ctx.err() or TimeoutError(f"redigo: dial {network} {address}: i/o timeout")) from None
-    except OSError as exc:
-        raise ConnectionError(f"redigo: dial {network} {address}: {exc.strerror or exc}") from None
-    try:
-        if sock.family != socket.AF_UNIX:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            _set_keep_alive(sock, keep_alive)
-        if use_tls:
-            sock = _wrap_tls(sock, host, tls_config, tls_skip_verify,
-                             _timeout_value(tls_handshake_timeout))
-        sock.settimeout(None)
-        conn = Conn(sock, read_timeout, write_timeout, network="unix" if network == "unix" else "tcp",
-                    host=host, port=port, database=database)
-    except BaseException:
-        _close_socket(sock)
+        try:
+            if dial_context_func is not None:
+                sock = dial_context_func(ctx, network, address)
+            elif net_dial is not None:
+                sock = net_dial(network, address)
+            else:
+                sock = _connect(network, address, timeout)
+            if sock.family != socket.AF_UNIX:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                _set_keep_alive(sock, keep_alive)
+        except socket.timeout:
+            raise (ctx.err() or TimeoutError(f"redigo: dial {network} {address}: i/o timeout")) from None
+        except OSError as exc:
+            raise ConnectionError(f"redigo: dial {network} {address}: {exc.strerror or exc}") from None
+        try:
+            if use_tls:
+                sock = _wrap_tls(sock, host, tls_config, tls_skip_verify,
+                                 _timeout_value(tls_handshake_timeout))
+            sock.settimeout(None)
+        except BaseException:
+            _close_socket(sock)
+            raise
+    except Exception as exc:
+        _obs.record_error("DIAL", _obs.KIND_DIAL, _obs.error_detail(exc))
+        if span is not None:
+            span.fail(exc)
+            span.end()
         raise
+    conn = Conn(sock, read_timeout, write_timeout, network="unix" if network == "unix" else "tcp",
+                host=host, port=port, database=database, default_attributes=default_attributes)
+    _obs.record_open(_obs.STATE_NEW)
     try:
         if password:
             conn.do_context(ctx, "AUTH", *((username, password) if username else (password,)))
@@ -498,9 +636,14 @@ def dial_context(
             conn.do_context(ctx, "CLIENT", "SETNAME", client_name)
         if database:
             conn.do_context(ctx, "SELECT", database)
-    except BaseException:
-        conn.close()
+    except BaseException as exc:
+        conn._close(_obs.STATE_ERROR)
+        if span is not None:
+            span.fail(exc)
         raise
+    finally:
+        if span is not None:
+            span.end()
     return conn
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from itertools import accumulate
+from operator import add
 from typing import Any, Deque, List, Optional, Tuple, Union
 
 from .errors import Error, ProtocolError
@@ -133,7 +135,8 @@ class Reader:
 
     __slots__ = (
         "max_bulk_len", "max_line_len", "max_depth",
-        "_buf", "_pos", "_chunks", "_chunks_len", "_need", "_stack", "_ready", "_error",
+        "_buf", "_pos", "_base", "_chunks", "_chunks_len", "_need", "_stack", "_ready", "_ends",
+        "_error", "consumed",
     )
 
     def __init__(
@@ -152,6 +155,12 @@ class Reader:
         self._need = 1            # bytes past _pos that parsing needs before it can progress
         self._stack: List[list] = []     # open arrays: [items, declared length]
         self._ready: Deque[Any] = deque()  # complete replies not yet returned
+        self._ends: Deque[int] = deque()   # stream offset just past each reply in _ready
+        self._base = 0            # stream offset of _buf[0]
+        self.consumed = 0
+        """Stream offset just past the last reply ``gets()`` returned: the
+        difference across a ``gets()`` is that reply's exact size on the wire
+        (headers and CRLFs included), which the metrics report."""
         self._error: Optional[str] = None
 
     def feed(self, data: Union[bytes, bytearray, memoryview], offset: int = 0, length: int = -1) -> None:
@@ -168,6 +177,7 @@ class Reader:
         """Return the next complete reply, or ``False`` if more input is needed."""
         ready = self._ready
         if ready:
+            self.consumed = self._ends.popleft()
             return ready.popleft()
         if self._error is not None:
             raise ProtocolError(self._error)
@@ -181,6 +191,7 @@ class Reader:
             self._buf = chunks[0] if len(chunks) == 1 else b"".join(chunks)
             self._chunks = []
             self._chunks_len = 0
+            self._base += self._pos
             self._pos = 0
         elif len(self._buf) - self._pos < self._need:
             return False
@@ -193,7 +204,10 @@ class Reader:
             self._stack = []
             if not ready:
                 raise
-        return ready.popleft() if ready else False
+        if ready:
+            self.consumed = self._ends.popleft()
+            return ready.popleft()
+        return False
 
     def _parse(self) -> None:
         """Parse every complete reply from ``_pos`` into ``_ready``; keep partial state."""
@@ -201,6 +215,8 @@ class Reader:
         pos = self._pos
         stack = self._stack
         ready = self._ready
+        ends = self._ends
+        base = self._base
         size = len(buf)
         find = buf.find
         max_bulk_len = self.max_bulk_len
@@ -213,10 +229,11 @@ class Reader:
             kind = buf[pos]
             if kind == 36 and try_run and not stack and size - pos >= _RUN_MIN:
                 try_run = False
-                run = _bulk_run(buf, pos)
+                run = _bulk_run(buf, pos, base)
                 if run is not None:
                     ready.extend(run[0])
-                    pos = run[1]
+                    ends.extend(run[1])
+                    pos = run[1][-1] - base
                     continue
             if kind == 36:  # '$' bulk string
                 end = find(b"\r\n", pos + 1, pos + 34)
@@ -307,6 +324,7 @@ class Reader:
                 value = items
             else:
                 ready.append(value)
+                ends.append(base + pos)
 
     def _incomplete(self, pos: int, need: int) -> None:
         self._pos = pos
@@ -353,12 +371,14 @@ def _bulk_array(buf: bytes, pos: int, n: int) -> Optional[Tuple[list, int]]:
     return values, pos + len(chunk) - len(lines[-1])
 
 
-def _bulk_run(buf: bytes, pos: int) -> Optional[Tuple[list, int]]:
+def _bulk_run(buf: bytes, pos: int, base: int) -> Optional[Tuple[list, list]]:
     """Fast path: the complete top-level bulk-string replies at ``buf[pos:]``.
 
     A pipeline of GETs is a run of bulk strings; like :func:`_bulk_array`
     this cuts them with one split and accepts only a verified canonical run.
     Trailing bytes of an incomplete reply are left for the general parser.
+    Returns the values and the stream offset just past each of them
+    (``base`` is the stream offset of ``buf[0]``).
     """
     if buf.find(b"\r\n", pos, pos + 7) < 0:
         return None  # the first value is too long for the table: not a run of small replies
@@ -369,7 +389,9 @@ def _bulk_run(buf: bytes, pos: int) -> Optional[Tuple[list, int]]:
     values = lines[1:pairs:2]
     if list(map(_HEADER_LENGTHS.get, lines[0:pairs:2])) != list(map(len, values)):
         return None
-    return values, pos + sum(map(len, lines[:pairs])) + 2 * pairs
+    # Each reply ends after its header, its value and two CRLFs.
+    text = list(accumulate(map(len, lines[:pairs])))[1::2]
+    return values, list(map(add, text, range(base + pos + 4, base + pos + 4 + 2 * pairs, 4)))
 
 
 _SIMPLE = {b"OK": "OK", b"PONG": "PONG", b"QUEUED": "QUEUED"}

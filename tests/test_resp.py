@@ -380,3 +380,35 @@ def test_error_after_good_replies_in_one_buffer() -> None:
         reader.gets()
     with pytest.raises(ProtocolError):
         reader.gets()  # +B after the malformed line is never returned
+
+
+@given(st.lists(replies, min_size=1, max_size=30), st.data())
+def test_consumed_measures_each_reply_exactly(nodes: List[Any], data: st.DataObject) -> None:
+    """``consumed`` advances by each reply's exact wire size, whatever path parsed it."""
+    wires = [wire(n) for n in nodes]
+    stream = b"".join(wires)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=5)))
+    reader = resp.Reader()
+    sizes: List[int] = []
+    start = 0
+    for cut in cuts + [len(stream)]:
+        reader.feed(stream[start:cut])
+        start = cut
+        before = reader.consumed
+        while reader.gets() is not False:
+            sizes.append(reader.consumed - before)
+            before = reader.consumed
+    assert sizes == [len(w) for w in wires]
+
+
+def test_consumed_on_a_pipelined_run() -> None:
+    reader = resp.Reader()
+    replies = [b"$3\r\nabc\r\n", b"$0\r\n\r\n", b"$10\r\n0123456789\r\n"] * 100 + [b"$-1\r\n"]
+    reader.feed(b"".join(replies))
+    sizes = []
+    for _ in replies:
+        before = reader.consumed
+        reader.gets()
+        sizes.append(reader.consumed - before)
+    assert sizes == [len(r) for r in replies]
+    assert sizes[-1] == 5  # a nil bulk is 5 bytes on the wire, never -1
