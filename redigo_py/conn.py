@@ -291,19 +291,28 @@ class Conn:
                     self._write(data)
                 phase = "read"
                 deadline = None if timeout is None else _monotonic() + timeout
-                replies = [self._read_counted(deadline, own if i == pending else None)
-                           for i in range(pending + 1 if command else pending)]
+                if pending:
+                    reply = [self._read_counted(deadline, own if i == pending else None)
+                             for i in range(pending + 1 if command else pending)]
+                else:
+                    reply = self._read_counted(deadline, own)
             except BaseException as exc:
                 err = self._failed(exc, ctx, command, phase)
                 if span is not None:
                     span.fail(err)
                 raise err from None
-            try:
-                return _settle(replies, command)
-            except Error as exc:
+            if pending:
+                try:
+                    return _settle(reply, command)
+                except Error as exc:
+                    if span is not None:
+                        span.fail(exc)
+                    raise
+            if type(reply) is Error:
                 if span is not None:
-                    span.fail(exc)
-                raise
+                    span.fail(reply)
+                raise reply
+            return reply
         finally:
             if own is not None:
                 own.latency_ns.append(_perf_ns() - start)
