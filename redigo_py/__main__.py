@@ -1,53 +1,185 @@
-"""``python -m redigo_py demo``: the seed's leaderboard program.
+"""``python -m redigo_py demo``: the seed's end-to-end leaderboard program, observed.
 
-ZADD two members, ZSCAN, DEL, against ``$REDIS_URL``; when that is not set,
-against a throwaway redis-server that the demo starts on a free port and
-stops afterwards, so ``make demo`` works on a machine with no Redis running.
+The Go fork's integration guide ends with one program: a pooled connection,
+ZADD / ZSCAN / DEL under the spans LeaderBoardModification >
+AddToLeaderBoard / Scan / Cleanup, every view registered, metrics and traces
+sent to Stackdriver. This runs that program and, so that nobody needs a
+cloud account to see what it measures, prints the ZSCAN reply, then a table
+of every view and the span tree (:mod:`redigo_py.exporters`).
+
+``--stackdriver-project P`` also exports to Stackdriver as the seed does
+(needs the ``[stackdriver]`` extra and Google credentials);
+``--prometheus-port N`` serves the metrics on ``127.0.0.1:N/metrics`` until
+Ctrl-C (needs the ``[prometheus]`` extra).
+
+The server is ``$REDIS_URL``; when that is not set, a throwaway redis-server
+that the demo starts on a free port and stops afterwards, so ``make demo``
+works on a machine with no Redis running.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
-from typing import Optional
+import threading
+import time
+from typing import Any, Callable, Iterable, List, Optional
 
 import redigo_py as redis
 from redigo_py import context
+from redigo_py import observability
+from redigo_py.exporters import ConsoleStatsExporter, ConsoleTraceExporter
+from redigo_py.pool import Pool
 
 LEADER_BOARD_KEY = "leader-board-scores"
+#: The seed's ``MetricPrefix``; also the Prometheus namespace, which must not be empty.
+METRIC_PREFIX = "redigodemo"
+#: Status code INTERNAL, the seed's ``trace.StatusCodeInternal``.
+STATUS_INTERNAL = 13
 
 
-def leaderboard(url: str, log: logging.Logger) -> None:
-    """The seed's main(), line for line."""
+def new_pool(url: str) -> Pool:
+    """The seed's ``redisPool``: PING a connection only if it sat idle five minutes or more."""
+
+    def test_on_borrow(c: redis.Conn, last_used: float) -> None:
+        if time.monotonic() - last_used < 5 * 60:
+            return
+        c.do("PING")
+
+    return Pool(dial=lambda: redis.dial_url(url), test_on_borrow=test_on_borrow)
+
+
+def leaderboard(pool: Pool, log: logging.Logger) -> None:
+    """The seed's end-to-end ``main()``: the leaderboard under four spans of the current tracer."""
+    from opencensus.trace import execution_context
+    from opencensus.trace.status import Status
+
+    tracer = execution_context.get_opencensus_tracer()
     ctx = context.background()
-    conn = redis.dial_url_context(ctx, url)
+    with tracer.span("LeaderBoardModification"):
+        conn = pool.get_with_context(ctx)
+        try:
+            with tracer.span("AddToLeaderBoard"):
+                conn.do_context(ctx, "ZADD", LEADER_BOARD_KEY, 10, "76d38ff6-fd76-4fb1-ba26-e8779a766faf",
+                                25, "98fb173b-ae91-4b46-9401-20e98e5856d9")
+            with tracer.span("Scan") as scan_span:
+                try:
+                    dt = conn.do_context(ctx, "ZSCAN", LEADER_BOARD_KEY, 0)
+                except redis.RedigoError as err:
+                    scan_span.set_status(Status(STATUS_INTERNAL, str(err)))
+                    raise
+            log.info("ZSCAN response: %s", dt)
+            with tracer.span("Cleanup"):
+                conn.do_context(ctx, "DEL", LEADER_BOARD_KEY)
+        finally:
+            conn.close_context(ctx)
+
+
+class FanOutExporter:
+    """Hands each finished span to several trace exporters: a tracer takes only one."""
+
+    def __init__(self, exporters: Iterable[Any]) -> None:
+        self.exporters = list(exporters)
+
+    def export(self, span_datas: List[Any]) -> None:
+        for exporter in self.exporters:
+            exporter.export(span_datas)
+
+
+def enable_stackdriver(project: str, trace_exporters: List[Any]) -> Callable[[], None]:
+    """The seed's ``enableOpenCensus()`` for Stackdriver; returns its ``sd.Flush``.
+
+    The views are registered already. The stats exporter polls opencensus's
+    view data on its own thread; the flush exports once more by hand, so
+    nothing recorded after the last poll is lost (the Go program waits out a
+    reporting period instead).
+    """
+    from opencensus.ext.stackdriver import stats_exporter, trace_exporter
+    from opencensus.stats import stats as stats_module
+
+    sd_stats = stats_exporter.new_stats_exporter(
+        stats_exporter.Options(project_id=project, metric_prefix=METRIC_PREFIX), interval=60)
+    sd_trace = trace_exporter.StackdriverExporter(project_id=project)
+    trace_exporters.append(sd_trace)
+
+    def flush() -> None:
+        observability.flush()
+        sd_stats.export_metrics(stats_module.stats.get_metrics())
+        sd_trace.transport.flush()
+
+    return flush
+
+
+def enable_prometheus(port: int) -> None:
+    """Serve the views on ``127.0.0.1:port/metrics`` (a view-manager exporter plus an HTTP server)."""
+    from opencensus.ext.prometheus import stats_exporter as prometheus
+    from opencensus.stats import stats as stats_module
+
+    exporter = prometheus.new_stats_exporter(
+        prometheus.Options(namespace=METRIC_PREFIX, port=port, address="127.0.0.1"))
+    stats_module.stats.view_manager.register_exporter(exporter)
+
+
+def run_demo(url: str, log: logging.Logger, stackdriver_project: Optional[str],
+             prometheus_port: Optional[int]) -> None:
+    """Register views and exporters, run the leaderboard, print the table and the tree;
+    with a Prometheus port, then serve the metrics until Ctrl-C."""
+    from opencensus.stats import stats as stats_module
+    from opencensus.trace.samplers import AlwaysOnSampler
+    from opencensus.trace.tracer import Tracer
+
+    console_stats = ConsoleStatsExporter()
+    stats_module.stats.view_manager.register_exporter(console_stats)
+    redis.register_views()
+    console_trace = ConsoleTraceExporter()
+    trace_exporters: List[Any] = [console_trace]
+    flush_stackdriver = enable_stackdriver(stackdriver_project, trace_exporters) if stackdriver_project else None
+    if prometheus_port is not None:
+        enable_prometheus(prometheus_port)
+    Tracer(exporter=FanOutExporter(trace_exporters), sampler=AlwaysOnSampler())  # the current tracer
+
+    pool = new_pool(url)
     try:
-        conn.do_context(ctx, "ZADD", LEADER_BOARD_KEY, 10, "76d38ff6-fd76-4fb1-ba26-e8779a766faf",
-                        25, "98fb173b-ae91-4b46-9401-20e98e5856d9")
-        dt = conn.do_context(ctx, "ZSCAN", LEADER_BOARD_KEY, 0)
-        log.info("ZSCAN response: %s", dt)
-        conn.do_context(ctx, "DEL", LEADER_BOARD_KEY)
+        leaderboard(pool, log)
     finally:
-        conn.close()
+        pool.close()
+    observability.flush()
+    print("\nMetrics (every view of redigo_py.OBSERVABILITY_METRIC_VIEWS):")
+    print(console_stats.table())
+    print("\nTrace:")
+    print(console_trace.tree(), flush=True)
+    if flush_stackdriver is not None:
+        flush_stackdriver()
+        log.info("exported to Stackdriver project %s", stackdriver_project)
+    if prometheus_port is not None:
+        log.info("serving metrics on http://127.0.0.1:%d/metrics; Ctrl-C to stop", prometheus_port)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
 
 
-def main(argv: Optional[list] = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if args != ["demo"]:
-        print("usage: python -m redigo_py demo", file=sys.stderr)
-        return 2
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m redigo_py", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="the seed's leaderboard, with its metrics and traces printed")
+    demo.add_argument("--stackdriver-project", metavar="P", help="also export to this Stackdriver project")
+    demo.add_argument("--prometheus-port", metavar="N", type=int,
+                      help="serve the metrics on 127.0.0.1:N/metrics until Ctrl-C")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     log = logging.getLogger("redigo_py.demo")
     url = os.environ.get("REDIS_URL")
     if url:
-        leaderboard(url, log)
+        run_demo(url, log, args.stackdriver_project, args.prometheus_port)
         return 0
     from redigo_py._server import RedisServer
 
     with RedisServer() as server:
         log.info("started a throwaway redis-server at %s (%s)", server.address, server.binary)
-        leaderboard(server.url, log)
+        run_demo(server.url, log, args.stackdriver_project, args.prometheus_port)
     return 0
 
 

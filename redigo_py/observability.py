@@ -182,7 +182,7 @@ _counts: Dict[Tuple[str, Tags], int] = {}
 _counts_lock = threading.Lock()
 
 
-_tag_var: Optional[ContextVar] = None  # opencensus's context variable of the current tag map
+_tag_var: "Optional[ContextVar[Any]]" = None  # opencensus's context variable of the current tag map
 
 
 def current_tags() -> Tags:
@@ -528,7 +528,7 @@ def _safe_message(exc: BaseException) -> str:
     return "(message withheld: it may echo arguments)" if "args beginning with" in text else text
 
 
-_tracer_var: Optional[ContextVar] = None  # opencensus's context variable of the current tracer
+_tracer_var: "Optional[ContextVar[Any]]" = None  # opencensus's context variable of the current tracer
 _last_decision: Tuple[Any, Any] = (None, None)  # (tracer, tracer if it samples else None)
 
 

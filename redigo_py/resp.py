@@ -27,7 +27,7 @@ from .errors import Error, ProtocolError
 
 __all__ = ["encode", "encode_arg", "Reader", "Reply"]
 
-Reply = Union[str, bytes, int, list, None, Error]
+Reply = Union[str, bytes, int, List[Any], None, Error]
 """A decoded reply (an :class:`Error` stays a value inside arrays)."""
 
 _CRLF = b"\r\n"
@@ -153,7 +153,7 @@ class Reader:
         self._chunks: List[bytes] = []  # fed but not yet joined into _buf
         self._chunks_len = 0
         self._need = 1            # bytes past _pos that parsing needs before it can progress
-        self._stack: List[list] = []     # open arrays: [items, declared length]
+        self._stack: List[List[Any]] = []     # open arrays: [items, declared length]
         self._ready: Deque[Any] = deque()  # complete replies not yet returned
         self._ends: Deque[int] = deque()   # stream offset just past each reply in _ready
         self._base = 0            # stream offset of _buf[0]
@@ -343,7 +343,7 @@ _HEADER_LENGTHS = {b"$%d" % i: i for i in range(2048)}
 _SPLIT_MAX_ITEM = 2048 + 12  # longest element, with its header and CRLFs, the table can verify
 
 
-def _bulk_array(buf: bytes, pos: int, n: int) -> Optional[Tuple[list, int]]:
+def _bulk_array(buf: bytes, pos: int, n: int) -> Optional[Tuple[List[bytes], int]]:
     """Fast path: ``n`` bulk strings at ``buf[pos:]`` with no CRLF inside them.
 
     Splits on CRLF (in C) and accepts the result only if each header line is
@@ -371,7 +371,7 @@ def _bulk_array(buf: bytes, pos: int, n: int) -> Optional[Tuple[list, int]]:
     return values, pos + len(chunk) - len(lines[-1])
 
 
-def _bulk_run(buf: bytes, pos: int, base: int) -> Optional[Tuple[list, list]]:
+def _bulk_run(buf: bytes, pos: int, base: int) -> Optional[Tuple[List[bytes], List[int]]]:
     """Fast path: the complete top-level bulk-string replies at ``buf[pos:]``.
 
     A pipeline of GETs is a run of bulk strings; like :func:`_bulk_array`
