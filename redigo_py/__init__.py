@@ -72,6 +72,7 @@ from .errors import (
 )
 from .log import new_logging_conn, new_logging_conn_filter
 from .observability import register_views
+from .pool import Pool, PoolStats, new_pool
 from .pubsub import Message, Pong, PubSubConn, Subscription
 from .reply import (
     Latency,
@@ -132,5 +133,6 @@ __all__ = [
     "slow_logs", "string", "string_map", "strings", "uint64", "uint64_map", "uint64s", "values",
     "Args", "scan", "scan_slice", "scan_struct",
     "Script", "new_script",
+    "Pool", "PoolStats", "new_pool",
     "OBSERVABILITY_METRIC_VIEWS", "register_views",
 ]

@@ -170,8 +170,10 @@ class Context:
 
         Returns a function that unregisters it. Connections use this for the
         length of one call; the callback runs in the cancelling thread. A
-        passed deadline does not run callbacks (nothing watches the clock):
-        the connection bounds its socket waits by the deadline instead.
+        passed deadline runs callbacks only once some thread notices it
+        (``err()``, ``done().wait()``), in that thread, since nothing watches
+        the clock; connections bound their socket waits by the deadline
+        instead of relying on that.
         """
         key = id(callback)
         with self._lock:

@@ -65,7 +65,7 @@ class ErrPoolExhausted(RedigoError):
 class PoolClosedError(RedigoError):
     """The pool was closed (Go's ``errPoolClosed``)."""
 
-    def __init__(self, message: str = "redigo: connection pool closed") -> None:
+    def __init__(self, message: str = "redigo: get on closed pool") -> None:
         super().__init__(message)
 
 

@@ -288,3 +288,56 @@ def test_unsampled_trace_makes_no_span(server: Any) -> None:
     finally:
         execution_context.clean()
     assert exporter.spans == []
+
+
+def test_pool_connection_states(views: Dict[str, Any], server: Any) -> None:
+    clock = [1000.0]
+    import redigo_py.pool as pool_module
+    real_now = pool_module._now
+    pool_module._now = lambda: clock[0]
+    try:
+        pool = redis.Pool(dial=lambda: redis.dial("tcp", server.address), max_idle=2, idle_timeout=60)
+        for _ in range(3):
+            with pool.get() as c:  # new, then reused twice; returning is not closing
+                c.do("PING")
+        assert counts(views, "redis/client/connections_open") == {("new",): 1, ("reused",): 2}
+        assert counts(views, "redis/client/connections_closed") == {}
+        clock[0] += 120  # past idle_timeout: the idle conn is closed as "idle" on the next get
+        with pool.get() as c:
+            c.do("PING")
+        pool.test_on_borrow = lambda c, t: (_ for _ in ()).throw(RuntimeError("stale"))
+        with pool.get() as c:  # the idle one is rejected as "stale", a new one dialed
+            c.do("PING")
+        pool.close()  # the remaining idle conn: "complete"
+        assert counts(views, "redis/client/connections_closed") == {
+            ("idle",): 1, ("stale",): 1, ("complete",): 1}
+        assert counts(views, "redis/client/connections_open") == {("new",): 3, ("reused",): 2}
+    finally:
+        pool_module._now = real_now
+
+
+def test_pool_refusals_are_pool_get_errors(views: Dict[str, Any], server: Any) -> None:
+    pool = redis.Pool(dial=lambda: redis.dial("tcp", server.address), max_active=1)
+    held = pool.get()
+    held.do("PING")
+    with pytest.raises(redis.ErrPoolExhausted):
+        pool.get().do("PING")
+    held.close()
+    pool.close()
+    with pytest.raises(redis.PoolClosedError, match="get on closed pool"):
+        pool.get_context(redis.context.background())
+    assert counts(views, "redis/client/errors") == {
+        ("POOL.GET", "ErrPoolExhausted", "pool_get"): 1, ("POOL.GET", "PoolClosedError", "pool_get"): 1}
+
+
+def test_pool_get_span_parents_the_dial(tracing: CaptureExporter, server: Any) -> None:
+    tracer = execution_context.get_opencensus_tracer()
+    pool = redis.Pool(dial=lambda: redis.dial("tcp", server.address))
+    with tracer.span("request"):
+        c = pool.get_with_context(redis.context.background())
+        c.do("PING")
+        c.close()
+    pool.close()
+    spans = {s.name: s for s in tracing.spans}
+    assert spans["redis.dial"].parent_span_id == spans["redis.Pool.get"].span_id
+    assert spans["redis.Conn.PING"].parent_span_id == spans["request"].span_id

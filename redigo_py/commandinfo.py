@@ -1,0 +1,77 @@
+"""Which commands put a connection into a state that outlives the command.
+
+A pooled connection is shared by borrowers that know nothing of each other,
+so the pool must undo what one borrower left behind (an open transaction, a
+WATCH, a subscription) before the next one gets the connection. The pool
+learns that state from the commands it sees go by, and this table is the
+only place that says which command sets or clears which state, as redigo's
+``commandinfo.go`` does: one lookup per command instead of ``if``s spread
+through the pool.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, NamedTuple, Union
+
+__all__ = [
+    "WATCH_STATE",
+    "MULTI_STATE",
+    "SUBSCRIBE_STATE",
+    "MONITOR_STATE",
+    "CommandInfo",
+    "lookup_command_info",
+]
+
+# Bit flags, combined into one int per connection (plain ints: the pool does
+# this for every command, and enum.IntFlag arithmetic is many times slower).
+WATCH_STATE = 1 << 0  #: WATCH is in force until EXEC, DISCARD or UNWATCH
+MULTI_STATE = 1 << 1  #: MULTI queues commands until EXEC or DISCARD
+SUBSCRIBE_STATE = 1 << 2  #: the connection receives pub/sub messages
+MONITOR_STATE = 1 << 3  #: the connection streams every command the server runs; no way back
+
+
+class CommandInfo(NamedTuple):
+    """The state bits a command sets and the bits it clears on its connection."""
+
+    set: int = 0
+    clear: int = 0
+
+
+_NO_STATE = CommandInfo()
+
+_COMMANDS = {
+    "WATCH": CommandInfo(set=WATCH_STATE),
+    "UNWATCH": CommandInfo(clear=WATCH_STATE),
+    "MULTI": CommandInfo(set=MULTI_STATE),
+    "EXEC": CommandInfo(clear=WATCH_STATE | MULTI_STATE),
+    "DISCARD": CommandInfo(clear=WATCH_STATE | MULTI_STATE),
+    "SUBSCRIBE": CommandInfo(set=SUBSCRIBE_STATE),
+    "PSUBSCRIBE": CommandInfo(set=SUBSCRIBE_STATE),
+    # Listed to say that they change nothing, on purpose: whether the
+    # connection is still subscribed afterwards depends on the channels it
+    # named and on the server's reply, which the pool never sees. So the
+    # pool's clean-up (UNSUBSCRIBE, PUNSUBSCRIBE, ECHO) runs anyway.
+    "UNSUBSCRIBE": _NO_STATE,
+    "PUNSUBSCRIBE": _NO_STATE,
+    "MONITOR": CommandInfo(set=MONITOR_STATE),
+}
+
+# Every name in upper and lower case, as str and as bytes, so that the usual
+# spellings cost one dict lookup; mixed case costs one upper() more.
+_TABLE: Dict[Union[str, bytes], CommandInfo] = {}
+for _name, _info in _COMMANDS.items():
+    for _spelling in (_name, _name.lower()):
+        _TABLE[_spelling] = _info
+        _TABLE[_spelling.encode()] = _info
+del _name, _info, _spelling
+
+
+def lookup_command_info(name: Any) -> CommandInfo:
+    """The state change of command ``name`` (any case); ``CommandInfo(0, 0)`` for most commands."""
+    try:
+        info = _TABLE.get(name)
+        return info if info is not None else _TABLE.get(name.upper(), _NO_STATE)
+    except (AttributeError, TypeError):
+        # A name that Conn also accepts but that is not str/bytes: a bytes-like
+        # (sent as is) or any other object (sent as its str()).
+        return lookup_command_info(bytes(name) if isinstance(name, (bytearray, memoryview)) else str(name))
