@@ -5,7 +5,7 @@ so the pool must undo what one borrower left behind (an open transaction, a
 WATCH, a subscription) before the next one gets the connection. The pool
 learns that state from the commands it sees go by, and this table is the
 only place that says which command sets or clears which state, as redigo's
-``commandinfo.go`` does: one lookup per command instead of ``if``s spread
+``commandinfo.go`` does: one lookup per command instead of ``if`` statements spread
 through the pool.
 """
 

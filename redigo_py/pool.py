@@ -203,7 +203,8 @@ class Pool:
             return _ErrorConn(exc)
 
     def get_context(self, ctx: _context.Context) -> "_ActiveConn":
-        """A connection, or raise; ``ctx`` bounds the wait for a free slot and the dial.
+        """A connection, or raise; ``ctx`` bounds the wait for a free slot (and the
+        dial, when the pool has ``dial_context``).
 
         Once returned, the connection no longer depends on ``ctx``.
         """
