@@ -47,6 +47,8 @@ Observability
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import context, resp
 from .conn import (
     Conn,
@@ -109,7 +111,7 @@ from .script import Script, new_script
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     """``OBSERVABILITY_METRIC_VIEWS`` is built on first use: it imports opencensus,
     which the client itself does not need."""
     if name == "OBSERVABILITY_METRIC_VIEWS":

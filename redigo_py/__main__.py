@@ -89,12 +89,13 @@ class FanOutExporter:
 
 
 def enable_stackdriver(project: str, trace_exporters: List[Any]) -> Callable[[], None]:
-    """The seed's ``enableOpenCensus()`` for Stackdriver; returns its ``sd.Flush``.
+    """The seed's ``enableOpenCensus()`` for Stackdriver; returns its ``sd.Flush`` for the metrics.
 
     The views are registered already. The stats exporter polls opencensus's
     view data on its own thread; the flush exports once more by hand, so
     nothing recorded after the last poll is lost (the Go program waits out a
-    reporting period instead).
+    reporting period instead). The trace exporter's AsyncTransport sends the
+    spans still queued when the process exits.
     """
     from opencensus.ext.stackdriver import stats_exporter, trace_exporter
     from opencensus.stats import stats as stats_module
@@ -107,7 +108,6 @@ def enable_stackdriver(project: str, trace_exporters: List[Any]) -> Callable[[],
     def flush() -> None:
         observability.flush()
         sd_stats.export_metrics(stats_module.stats.get_metrics())
-        sd_trace.transport.flush()
 
     return flush
 
