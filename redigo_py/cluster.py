@@ -52,6 +52,7 @@ from binascii import crc_hqx
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import context as _context
+from . import observability as _obs
 from .conn import dial_context
 from .errors import ConnectionError, Error, RedigoError
 from .pool import Pool, PoolStats
@@ -323,7 +324,20 @@ class Cluster:
             raise err
 
     def _refresh(self) -> Optional[RedigoError]:
-        """One refresh (``_refreshing`` already set); returns its error instead of raising it."""
+        """One refresh (``_refreshing`` already set) in a ``redis.Cluster.refresh`` span;
+        returns its error instead of raising it."""
+        span = _obs.start_span("redis.Cluster.refresh", {"db.system.name": "redis"})
+        if span is None:
+            return self._refresh_slots()
+        try:
+            err = self._refresh_slots()
+            if err is not None:
+                span.fail(err)
+            return err
+        finally:
+            span.end()
+
+    def _refresh_slots(self) -> Optional[RedigoError]:
         addrs, _ = self._node_addrs(False)
         if not addrs:
             addrs, _ = self._node_addrs(True)

@@ -489,12 +489,17 @@ class Span:
 
         code = 4 if isinstance(exc, TimeoutError) else 2  # DEADLINE_EXCEEDED or UNKNOWN
         self.status = Status(code, message or f"{error_detail(exc)}: {_safe_message(exc)}")
+        words = str(exc).split(" ")
+        if len(words) == 3 and words[0] in ("MOVED", "ASK") and words[1].isdigit():
+            # A cluster redirect: where the slot lives now, on the span of the command that got it.
+            self.annotate("redirect", type=words[0], slot=int(words[1]), address=words[2])
 
     def annotate(self, description: str, **attributes: Any) -> None:
         """A timed annotation (an event) on this span."""
+        from opencensus.trace.attributes import Attributes
         from opencensus.trace.time_event import Annotation
 
-        self.annotations.append(Annotation(datetime.datetime.utcnow(), description, attributes or None))
+        self.annotations.append(Annotation(datetime.datetime.utcnow(), description, Attributes(attributes)))
 
     def end(self) -> None:
         """Finish the span and hand it to the tracer's exporter."""

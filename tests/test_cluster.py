@@ -750,3 +750,60 @@ def test_master_failover_loses_no_acknowledged_write() -> None:
         c.close()
     finally:
         rc.stop()
+
+
+# -- observability per node ------------------------------------------------------
+
+def test_redirects_are_counted_and_annotated(nodes: RedisCluster, make_cluster: Callable[..., redisc.Cluster],
+                                             prefix: str) -> None:
+    """A MOVED is an error of kind reply with detail MOVED, and the span of the command that
+    got it carries a ``redirect`` annotation; every span names the node that served it;
+    a refresh is a span of its own."""
+    from opencensus.stats import stats as stats_module
+    from opencensus.trace import base_exporter, execution_context
+    from opencensus.trace import tracer as tracer_module
+    from opencensus.trace.samplers import AlwaysOnSampler
+
+    from redigo_py import observability as obs
+
+    class Capture(base_exporter.Exporter):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.spans: List[Any] = []
+
+        def export(self, span_datas: List[Any]) -> None:
+            self.spans.extend(span_datas)
+
+    redis.register_views()
+    obs.flush()
+    mtvm = stats_module.stats.view_manager.measure_to_view_map
+    errors_vd = next(vd for vd in mtvm._measure_to_view_data_list_map[obs.MEASURE_ERRORS]
+                     if vd.view.name == "redis/client/errors")
+    before = {k: v.count_data for k, v in errors_vd.tag_value_aggregation_data_map.items()}
+    key = prefix + "k"
+    owner = nodes.owner(redisc.slot(key))[0]
+    other = next(a for a in nodes.master_addresses() if a != owner)
+    exporter = Capture()
+    tracer = tracer_module.Tracer(sampler=AlwaysOnSampler(), exporter=exporter)
+    try:
+        with tracer.span("request"):
+            cluster = make_cluster()
+            with redis.dial("tcp", other) as wrong:
+                with pytest.raises(redis.Error, match="MOVED"):
+                    wrong.do("GET", key)
+            with cluster.get() as conn:
+                conn.do("SET", key, "v")
+    finally:
+        execution_context.clean()
+    obs.flush()
+    after = {k: v.count_data for k, v in errors_vd.tag_value_aggregation_data_map.items()}
+    assert after.get(("GET", "MOVED", "reply"), 0) - before.get(("GET", "MOVED", "reply"), 0) == 1
+    spans = exporter.spans
+    moved = next(s for s in spans if s.name == "redis.Conn.GET")
+    host, port = other.rsplit(":", 1)
+    assert (moved.attributes["server.address"], moved.attributes["server.port"]) == (host, int(port))
+    note = moved.annotations[0]
+    assert note.description == "redirect"
+    assert note.attributes.attributes == {"type": "MOVED", "slot": redisc.slot(key), "address": owner}
+    served = next(s for s in spans if s.name == "redis.Conn.SET")
+    assert f"{served.attributes['server.address']}:{served.attributes['server.port']}" == owner
+    assert any(s.name == "redis.Cluster.refresh" for s in spans)
