@@ -3,7 +3,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench install clean
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?=
+
+.PHONY: test demo bench install clean fuzz
 
 $(STAMP): setup.cfg setup.py pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -22,5 +25,8 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_core.py
 
+fuzz: $(STAMP)
+	$(PY) fuzz/run.py --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis fuzz/corpus-run

@@ -596,6 +596,8 @@ def dial_context(
     err = ctx.err()
     if err is not None:
         raise _again(err)
+    _timeout_value(read_timeout)  # a bad timeout is refused before anything is dialed
+    _timeout_value(write_timeout)
     timeout = _timeout_value(connect_timeout)
     remaining = ctx.remaining()
     if remaining is not None and (timeout is None or remaining < timeout):

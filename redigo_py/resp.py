@@ -221,13 +221,16 @@ class Reader:
         find = buf.find
         max_bulk_len = self.max_bulk_len
         try_run = True  # one attempt per call: a failed split must not repeat per reply
+        # The split paths accept only values the header table covers; under a
+        # lower max_bulk_len they could pass a value the limit forbids.
+        fast_ok = max_bulk_len >= _TABLE_MAX
         while True:
             if pos >= size:
                 self._pos = pos
                 self._need = 1
                 return
             kind = buf[pos]
-            if kind == 36 and try_run and not stack and size - pos >= _RUN_MIN:
+            if kind == 36 and try_run and fast_ok and not stack and size - pos >= _RUN_MIN:
                 try_run = False
                 run = _bulk_run(buf, pos, base)
                 if run is not None:
@@ -275,15 +278,14 @@ class Reader:
                     if n > max_bulk_len:
                         raise ProtocolError(
                             f"redigo: array length {n} exceeds the limit of {max_bulk_len}")
+                    if len(stack) >= self.max_depth:  # every array counts, an empty one too
+                        raise ProtocolError(f"redigo: arrays nested deeper than {self.max_depth}")
                     pos = end + 2
-                    fast = (_bulk_array(buf, pos, n) if n >= _SPLIT_MIN and pos < size and buf[pos] == 36
-                            and find(b"\r\n", pos, pos + 7) >= 0 else None)
+                    fast = (_bulk_array(buf, pos, n) if n >= _SPLIT_MIN and fast_ok and pos < size
+                            and buf[pos] == 36 and find(b"\r\n", pos, pos + 7) >= 0 else None)
                     if fast is not None:
                         value, pos = fast
                     elif n:
-                        if len(stack) >= self.max_depth:
-                            raise ProtocolError(
-                                f"redigo: arrays nested deeper than {self.max_depth}")
                         stack.append([[], n])
                         continue
                     else:
@@ -339,8 +341,9 @@ _RUN_MIN = 512
 # Canonical bulk headers -> length. A header not in the table (a nil, a
 # non-canonical or a long length) sends the split paths back to the general
 # parser, which handles everything.
-_HEADER_LENGTHS = {b"$%d" % i: i for i in range(2048)}
-_SPLIT_MAX_ITEM = 2048 + 12  # longest element, with its header and CRLFs, the table can verify
+_TABLE_MAX = 2047  # the longest value the split paths can verify
+_HEADER_LENGTHS = {b"$%d" % i: i for i in range(_TABLE_MAX + 1)}
+_SPLIT_MAX_ITEM = _TABLE_MAX + 13  # longest element, with its header and CRLFs, the table can verify
 
 
 def _bulk_array(buf: bytes, pos: int, n: int) -> Optional[Tuple[List[bytes], int]]:
