@@ -18,11 +18,12 @@ import argparse
 import socket
 import statistics
 import sys
-import time
 from typing import Callable, Dict, List, Tuple
 
 import redis as redispy
 from redis._parsers import _HiredisParser, _RESP2Parser
+
+from _timing import per_op
 
 import redigo_py
 from redigo_py._server import RedisServer
@@ -123,13 +124,6 @@ def workloads(port: int) -> Dict[str, Tuple[int, Dict[str, Op]]]:
             "redigo_py": lambda: ours.do("GET", "k1m"),
         }),
     }
-
-
-def per_op(op: Op, n: int) -> float:
-    start = time.perf_counter()
-    for _ in range(n):
-        op()
-    return (time.perf_counter() - start) / n
 
 
 def main() -> None:

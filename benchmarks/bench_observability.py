@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from typing import Callable, Dict, List
 
 from opencensus.stats import stats as stats_module
@@ -29,6 +28,8 @@ from opencensus.tags import TagMap
 from opencensus.trace import base_exporter, execution_context
 from opencensus.trace import tracer as tracer_module
 from opencensus.trace.samplers import AlwaysOffSampler, AlwaysOnSampler
+
+from _timing import per_op
 
 import redigo_py as redis
 from redigo_py import observability as obs
@@ -46,13 +47,6 @@ class DropExporter(base_exporter.Exporter):  # type: ignore[misc]
 
     def on_register_view(self, view: object) -> None:
         pass
-
-
-def per_op(op: Callable[[], object], n: int) -> float:
-    start = time.perf_counter()
-    for _ in range(n):
-        op()
-    return (time.perf_counter() - start) / n
 
 
 def main() -> None:

@@ -249,13 +249,7 @@ class Conn:
             return self._do_observed(span, timeout, command, data, pending, ctx)
         phase = "write"
         try:
-            if self._wbuf:
-                self._wbuf.append(data)
-                data = b"".join(self._wbuf)
-                self._wbuf.clear()
-                self._wbuf_len = 0
-            if data:
-                self._write(data)
+            self._write_buffered(data)
             phase = "read"
             deadline = None if timeout is None else _monotonic() + timeout
             read = self._read
@@ -283,13 +277,7 @@ class Conn:
                 if own is not None:
                     own.written.append(len(data))
                     self._last_samples = own
-                if self._wbuf:
-                    self._wbuf.append(data)
-                    data = b"".join(self._wbuf)
-                    self._wbuf.clear()
-                    self._wbuf_len = 0
-                if data:
-                    self._write(data)
+                self._write_buffered(data)
                 phase = "read"
                 deadline = None if timeout is None else _monotonic() + timeout
                 if pending:
@@ -361,11 +349,8 @@ class Conn:
                 span.end()
 
     def _flush(self, span: Optional[_obs.Span]) -> None:
-        data = b"".join(self._wbuf)
-        self._wbuf.clear()
-        self._wbuf_len = 0
         try:
-            self._write(data)
+            self._write_buffered(b"")
         except BaseException as exc:
             err = self._failed(exc, None, "", "write")
             if span is not None:
@@ -402,6 +387,16 @@ class Conn:
             reader.feed(data)
             reply = reader.gets()
         return reply
+
+    def _write_buffered(self, data: bytes) -> None:
+        """Write the buffered sends, then ``data``, in one system call."""
+        if self._wbuf:
+            self._wbuf.append(data)
+            data = b"".join(self._wbuf)
+            self._wbuf.clear()
+            self._wbuf_len = 0
+        if data:
+            self._write(data)
 
     def _write(self, data: bytes) -> None:
         timeout = self._write_timeout
