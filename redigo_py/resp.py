@@ -21,7 +21,7 @@ import math
 from collections import deque
 from itertools import accumulate
 from operator import add
-from typing import Any, Deque, List, Optional, Tuple, Union
+from typing import Any, Deque, Dict, List, Optional, Tuple, Union
 
 from .errors import Error, ProtocolError
 
@@ -80,6 +80,21 @@ def _encode_other(arg: Any, argument_ok: bool) -> bytes:
     return str(arg).encode()
 
 
+# Command name -> its encoded bulk string without the final CRLF (b"$3\r\nGET"):
+# an application uses a few dozen names, so each is encoded once. Bounded, so
+# that made-up names cannot grow it without end.
+_COMMAND_HEADS: Dict[Any, bytes] = {}
+_COMMAND_HEADS_MAX = 1024
+
+
+def _command_head(command: Union[str, bytes]) -> bytes:
+    name = command.encode() if type(command) is str else _encode_other(command, False)
+    head = b"$%d\r\n%s" % (len(name), name)
+    if type(command) in (str, bytes) and len(_COMMAND_HEADS) < _COMMAND_HEADS_MAX:
+        _COMMAND_HEADS[command] = head
+    return head
+
+
 def encode(command: Union[str, bytes], *args: Any) -> bytes:
     """One command as a RESP array of bulk strings.
 
@@ -89,9 +104,10 @@ def encode(command: Union[str, bytes], *args: Any) -> bytes:
     """
     bulk_headers = _BULK_HEADERS
     n = len(args) + 1
-    name = command.encode() if type(command) is str else _encode_other(command, False)
-    parts = [_ARRAY_HEADERS[n] if n < 64 else b"*%d" % n,
-             bulk_headers[len(name)] if len(name) < 1024 else b"$%d" % len(name), name]
+    head = _COMMAND_HEADS.get(command)
+    if head is None:
+        head = _command_head(command)
+    parts = [_ARRAY_HEADERS[n] if n < 64 else b"*%d" % n, head]
     append = parts.append
     for arg in args:
         t = type(arg)
