@@ -29,7 +29,7 @@ from opencensus.trace import base_exporter, execution_context
 from opencensus.trace import tracer as tracer_module
 from opencensus.trace.samplers import AlwaysOffSampler, AlwaysOnSampler
 
-from _timing import per_op
+from _timing import per_op, per_op_cpu
 
 import redigo_py as redis
 from redigo_py import observability as obs
@@ -92,22 +92,28 @@ def main() -> None:
             "8 views + sampled trace": setting(True, AlwaysOnSampler()),
         }
         times: Dict[str, List[float]] = {name: [] for name in settings}
+        cpu: Dict[str, List[float]] = {name: [] for name in settings}
         naive: List[float] = []
         for _ in range(opts.rounds):
             for name, prepare in settings.items():
                 prepare()
                 times[name].append(per_op(get, opts.n))
+                cpu[name].append(per_op_cpu(get, opts.n))
             setting(False)()
             naive.append(per_op(naive_get, max(1, opts.n // 10)))
         obs.ENABLED = True
         obs.flush()
         base = statistics.median(times["plain (no views, no tracer)"])
-        print(f"do('GET') of 100 B, median of {opts.rounds} interleaved rounds of {opts.n}")
+        base_cpu = statistics.median(cpu["plain (no views, no tracer)"])
+        print(f"do('GET') of 100 B, median of {opts.rounds} interleaved rounds of {opts.n}; "
+              "wall time per command, then the client process's CPU time per command")
         for name, ts in times.items():
             t = statistics.median(ts)
-            print(f"  {name:30s} {t * 1e6:8.2f} us   {t / base:5.3f}x   (+{(t - base) * 1e6:6.2f} us)")
+            u = statistics.median(cpu[name])
+            print(f"  {name:30s} wall {t * 1e6:8.2f} us {t / base:6.3f}x (+{(t - base) * 1e6:6.2f} us)"
+                  f"   cpu {u * 1e6:7.2f} us {u / base_cpu:6.3f}x (+{(u - base_cpu) * 1e6:6.2f} us)")
         t = statistics.median(naive)
-        print(f"  {'naive opencensus recording':30s} {t * 1e6:8.2f} us   {t / base:5.3f}x   (+{(t - base) * 1e6:6.2f} us)")
+        print(f"  {'naive opencensus recording':30s} wall {t * 1e6:8.2f} us {t / base:6.3f}x (+{(t - base) * 1e6:6.2f} us)")
         c.close()
 
 

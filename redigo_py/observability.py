@@ -446,11 +446,23 @@ def _fold_distribution(data: Any, values: Sequence[Any]) -> None:
 _current_span: "ContextVar[Optional[Span]]" = ContextVar("redigo_py_span", default=None)
 
 
+_iso_second: Tuple[int, str] = (-1, "")  # (whole second, its date and time), replaced atomically
+
+
 def _iso(seconds: float) -> str:
-    """opencensus's span time format (``%Y-%m-%dT%H:%M:%S.%fZ``), without strftime's cost."""
-    tm = time.gmtime(seconds)
-    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (tm[0], tm[1], tm[2], tm[3], tm[4], tm[5],
-                                                     int(seconds % 1 * 1e6))
+    """opencensus's span time format (``%Y-%m-%dT%H:%M:%S.%fZ``), without strftime's cost:
+    the date and time of day are formatted once per second, only the microseconds per span."""
+    global _iso_second
+    fraction, whole_seconds = math.modf(seconds)  # datetime.utcfromtimestamp's rounding
+    whole, micros = int(whole_seconds), round(fraction * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    cached_second, text = _iso_second
+    if cached_second != whole:
+        tm = time.gmtime(whole)
+        text = "%04d-%02d-%02dT%02d:%02d:%02d" % (tm[0], tm[1], tm[2], tm[3], tm[4], tm[5])
+        _iso_second = (whole, text)
+    return "%s.%06dZ" % (text, micros)
 
 
 class Span:

@@ -6,6 +6,8 @@ import socket
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from opencensus.stats import aggregation_data as ad
 from opencensus.stats import measure_to_view_map
 from opencensus.stats import stats as stats_module
@@ -341,3 +343,10 @@ def test_pool_get_span_parents_the_dial(tracing: CaptureExporter, server: Any) -
     spans = {s.name: s for s in tracing.spans}
     assert spans["redis.dial"].parent_span_id == spans["redis.Pool.get"].span_id
     assert spans["redis.Conn.PING"].parent_span_id == spans["request"].span_id
+
+
+@given(st.floats(min_value=0, max_value=4e9, allow_nan=False))
+def test_span_times_format_as_opencensus_does(seconds: float) -> None:
+    import datetime
+    expected = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert obs._iso(seconds) == expected
