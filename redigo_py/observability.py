@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import atexit
 import datetime
+import logging
 import math
 import sys
 import threading
@@ -151,6 +152,8 @@ _DEFINITIONS = (
 )
 
 Tags = Tuple[Tuple[str, str], ...]
+
+_log = logging.getLogger(__name__)
 
 # -- the hot path: plain lists, no locks ------------------------------------
 
@@ -326,8 +329,8 @@ def _flush_loop() -> None:
     while not _stop_flusher.wait(FLUSH_INTERVAL):
         try:
             flush()
-        except Exception:  # noqa: BLE001 - a broken exporter must not kill metrics
-            pass
+        except Exception:  # noqa: BLE001 - the thread must outlive any one failure
+            _log.exception("redigo_py: folding metrics failed")
 
 
 # -- folding samples into opencensus's view data -------------------------------
@@ -387,7 +390,10 @@ def flush() -> None:
                 _fold(data, values)
                 touched[id(vd)] = vd
         if touched and mtvm.exporters:
-            mtvm.export(list(touched.values()))
+            try:
+                mtvm.export(list(touched.values()))
+            except Exception:  # noqa: BLE001 - the data is folded; one broken exporter must not
+                _log.exception("redigo_py: a metrics exporter failed")  # fail the caller (or exit)
 
 
 def _fold(data: Any, values: Sequence[Any]) -> None:

@@ -350,3 +350,24 @@ def test_span_times_format_as_opencensus_does(seconds: float) -> None:
     import datetime
     expected = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     assert obs._iso(seconds) == expected
+
+
+def test_a_broken_exporter_does_not_break_flush(views: Dict[str, Any], conn: redis.Conn,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    class Broken:
+        def export(self, view_datas: Any) -> None:
+            raise RuntimeError("exporter down")
+
+        def on_register_view(self, view: Any) -> None:
+            pass
+
+    mtvm = stats_module.stats.view_manager.measure_to_view_map
+    broken = Broken()
+    mtvm.exporters.append(broken)
+    try:
+        conn.do("PING")
+        obs.flush()  # must not raise
+    finally:
+        mtvm.exporters.remove(broken)
+    assert "a metrics exporter failed" in caplog.text
+    assert counts(views, "redis/client/writes")[("PING",)] == 1  # folded all the same
