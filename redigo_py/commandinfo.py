@@ -18,6 +18,7 @@ __all__ = [
     "MULTI_STATE",
     "SUBSCRIBE_STATE",
     "MONITOR_STATE",
+    "SHARD_SUBSCRIBE_STATE",
     "CommandInfo",
     "lookup_command_info",
 ]
@@ -28,6 +29,7 @@ WATCH_STATE = 1 << 0  #: WATCH is in force until EXEC, DISCARD or UNWATCH
 MULTI_STATE = 1 << 1  #: MULTI queues commands until EXEC or DISCARD
 SUBSCRIBE_STATE = 1 << 2  #: the connection receives pub/sub messages
 MONITOR_STATE = 1 << 3  #: the connection streams every command the server runs; no way back
+SHARD_SUBSCRIBE_STATE = 1 << 4  #: SSUBSCRIBE (Redis 7): undone by SUNSUBSCRIBE, which 6.2 lacks
 
 
 class CommandInfo(NamedTuple):
@@ -47,12 +49,14 @@ _COMMANDS = {
     "DISCARD": CommandInfo(clear=WATCH_STATE | MULTI_STATE),
     "SUBSCRIBE": CommandInfo(set=SUBSCRIBE_STATE),
     "PSUBSCRIBE": CommandInfo(set=SUBSCRIBE_STATE),
+    "SSUBSCRIBE": CommandInfo(set=SUBSCRIBE_STATE | SHARD_SUBSCRIBE_STATE),
     # Listed to say that they change nothing, on purpose: whether the
     # connection is still subscribed afterwards depends on the channels it
     # named and on the server's reply, which the pool never sees. So the
     # pool's clean-up (UNSUBSCRIBE, PUNSUBSCRIBE, ECHO) runs anyway.
     "UNSUBSCRIBE": _NO_STATE,
     "PUNSUBSCRIBE": _NO_STATE,
+    "SUNSUBSCRIBE": _NO_STATE,
     "MONITOR": CommandInfo(set=MONITOR_STATE),
 }
 

@@ -65,7 +65,14 @@ from typing import Any, Callable, Deque, List, Optional, Union
 
 from . import context as _context
 from . import observability as _obs
-from .commandinfo import MONITOR_STATE, MULTI_STATE, SUBSCRIBE_STATE, WATCH_STATE, lookup_command_info
+from .commandinfo import (
+    MONITOR_STATE,
+    MULTI_STATE,
+    SHARD_SUBSCRIBE_STATE,
+    SUBSCRIBE_STATE,
+    WATCH_STATE,
+    lookup_command_info,
+)
 from .conn import Conn
 from .errors import ConnectionError, ErrPoolExhausted, PoolClosedError, RedigoError
 
@@ -600,6 +607,8 @@ def _reset_state(c: Conn, state: int) -> None:
     if state & SUBSCRIBE_STATE:
         c.send("UNSUBSCRIBE")
         c.send("PUNSUBSCRIBE")
+        if state & SHARD_SUBSCRIBE_STATE:
+            c.send("SUNSUBSCRIBE")  # only then: Redis 6.2 does not know it
         # Messages may still arrive until the server has processed both; its
         # ECHO reply comes after all of them, so read up to it.
         c.send("ECHO", _SENTINEL)

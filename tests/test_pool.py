@@ -847,6 +847,23 @@ def test_cleanup_subscribe_on_server(one_conn_pool: Pool, other: Conn, command: 
         assert c.do("GET", "pool:k") == b"v"
 
 
+def test_cleanup_shard_subscribe_on_server(one_conn_pool: Pool, other: Conn) -> None:
+    """SSUBSCRIBE (Redis 7) is undone too: a sharded message must never reach the next borrower."""
+    if int(other.do("INFO", "server").split(b"redis_version:")[1].split(b".")[0]) < 7:
+        pytest.skip("SSUBSCRIBE needs Redis 7")
+    with one_conn_pool.get() as c:
+        client_id = c.do("CLIENT", "ID")
+        c.send("SSUBSCRIBE", "pool:sch")
+        c.flush()
+        c.receive()
+        for i in range(20):
+            assert other.do("SPUBLISH", "pool:sch", i) == 1
+    with one_conn_pool.get() as c:
+        assert c.do("CLIENT", "ID") == client_id
+        assert other.do("SPUBLISH", "pool:sch", "x") == 0
+        assert c.do("ECHO", "mine") == b"mine"
+
+
 def test_cleanup_pending_replies(one_conn_pool: Pool) -> None:
     """Replies sent for but never read are drained, so the next borrower reads only its own."""
     with one_conn_pool.get() as c:
