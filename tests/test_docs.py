@@ -7,6 +7,12 @@ The pages show Python code only through ``literalinclude`` of
 included the same way. So the files tested here are, byte for byte, what a
 reader sees. A guard test fails if a page grows an inline Python block that
 would escape this.
+
+Examples that need more than one server say so by reading an environment
+variable: REDIS_CLUSTER_ADDR (a throwaway 3-master cluster, started once for
+the module and emptied before each example) or SENTINEL_ADDRS (a master, a
+replica and a sentinel, started for that one example, since it may fail the
+master over).
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ from typing import Iterator
 import pytest
 
 import redigo_py as redis
-from redigo_py._server import RedisServer
+from redigo_py._server import RedisCluster, RedisServer, command
+
+from .cluster_fixtures import SentinelDeployment
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -119,16 +127,39 @@ def test_every_example_is_shown_on_a_page() -> None:
     assert not missing, f"examples not included by any page: {missing}"
 
 
+@pytest.fixture(scope="module")
+def docs_cluster() -> Iterator[RedisCluster]:
+    """A 3-master cluster without replicas (quick to start) for the scale-out examples."""
+    with RedisCluster(masters=3, replicas=0) as rc:
+        yield rc
+
+
 @pytest.fixture
-def example_env(server: RedisServer) -> dict:
-    """REDIS_URL (database 12, emptied) and REDIS_ADDR of the session's server."""
+def example_env(server: RedisServer, request: pytest.FixtureRequest) -> Iterator[dict]:
+    """REDIS_URL (database 12, emptied) and REDIS_ADDR of the session's server; and
+    REDIS_CLUSTER_ADDR or SENTINEL_ADDRS/SENTINEL_MASTER for the examples that read them."""
     c = redis.dial("tcp", server.address, database=DATABASE)
     c.do("FLUSHDB")
     c.close()
     env = dict(os.environ)
     env.update(REDIS_URL=f"{server.url}/{DATABASE}", REDIS_ADDR=server.address,
                HEALTH_CHECK_PERIOD="0.05", PYTHONPATH=str(ROOT), PYTHONWARNINGS="ignore")
-    return env
+    source = request.node.callspec.params["example"].read_text(encoding="utf-8")
+    if "REDIS_CLUSTER_ADDR" in source:
+        rc: RedisCluster = request.getfixturevalue("docs_cluster")
+        for address in rc.master_addresses():
+            command(address, "FLUSHALL")
+        env["REDIS_CLUSTER_ADDR"] = rc.addresses[0]
+    if "SENTINEL_ADDRS" not in source:
+        yield env
+        return
+    deployment = SentinelDeployment(sentinels=1, down_after_ms=1000, failover_timeout_ms=3000).start()
+    try:
+        env.update(SENTINEL_ADDRS=",".join(deployment.sentinel_addresses),
+                   SENTINEL_MASTER=deployment.master_name)
+        yield env
+    finally:
+        deployment.stop()
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.stem for e in EXAMPLES])
