@@ -327,11 +327,7 @@ class Conn:
                     if span is not None:
                         span.fail(exc)
                     raise
-            if type(reply) is Error:
-                if span is not None:
-                    span.fail(reply)
-                raise reply
-            return reply
+            return _returned(reply, span)
         finally:
             if own is not None:
                 own.latency_ns.append(_perf_ns() - start)
@@ -369,11 +365,7 @@ class Conn:
             # the connection works normally again after unsubscribing.
             if self._sent > self._received:
                 self._received += 1
-            if type(reply) is Error:
-                if span is not None:
-                    span.fail(reply)
-                raise reply
-            return reply
+            return _returned(reply, span)
         finally:
             if span is not None:
                 span.end()
@@ -498,6 +490,15 @@ class Conn:
                     _obs.KIND_TIMEOUT if isinstance(err, builtins.TimeoutError) else phase)
             _obs.record_error(command, kind, type(err).__name__)
         return first
+
+
+def _returned(reply: Any, span: Optional[_obs.Span]) -> Any:
+    """A call's reply, raised instead if it is an error reply (and noted on the span)."""
+    if type(reply) is Error:
+        if span is not None:
+            span.fail(reply)
+        raise reply
+    return reply
 
 
 def _settle(replies: List[Any], command: Union[str, bytes]) -> Any:
