@@ -87,12 +87,24 @@ _COMMAND_HEADS: Dict[Any, bytes] = {}
 _COMMAND_HEADS_MAX = 1024
 
 
-def _command_head(command: Union[str, bytes]) -> bytes:
+def _command_head(command: Union[str, bytes], args: Tuple[Any, ...]) -> bytes:
     name = command.encode() if type(command) is str else _encode_other(command, False)
     head = b"$%d\r\n%s" % (len(name), name)
-    if type(command) in (str, bytes) and len(_COMMAND_HEADS) < _COMMAND_HEADS_MAX:
+    if name.upper() == b"CLIENT":
+        _check_client(args)  # never cached: every CLIENT command comes through here
+    elif type(command) in (str, bytes) and len(_COMMAND_HEADS) < _COMMAND_HEADS_MAX:
         _COMMAND_HEADS[command] = head
     return head
+
+
+def _check_client(args: Tuple[Any, ...]) -> None:
+    """Refuse CLIENT REPLY OFF/SKIP: the server would stop answering commands,
+    so every later reply would go to the wrong caller (or a caller would wait
+    for a reply that never comes)."""
+    words = [_encode_other(a, True).upper() for a in args[:2]]
+    if words[:1] == [b"REPLY"] and words[1:] != [b"ON"]:
+        raise ValueError("redigo: CLIENT REPLY OFF/SKIP is not supported: replies would no longer "
+                         "match their commands")
 
 
 def encode(command: Union[str, bytes], *args: Any) -> bytes:
@@ -106,7 +118,7 @@ def encode(command: Union[str, bytes], *args: Any) -> bytes:
     n = len(args) + 1
     head = _COMMAND_HEADS.get(command)
     if head is None:
-        head = _command_head(command)
+        head = _command_head(command, args)
     parts = [_ARRAY_HEADERS[n] if n < 64 else b"*%d" % n, head]
     append = parts.append
     for arg in args:

@@ -545,3 +545,16 @@ REDACTIONS = [
 @pytest.mark.parametrize("command,args,expected", REDACTIONS)
 def test_redact_args(command: str, args: list, expected: list) -> None:
     assert redact_args(command, args) == expected
+
+
+@pytest.mark.parametrize("args", [("REPLY", "OFF"), ("reply", "skip"), (b"REPLY", b"SKIP"), ("REPLY",)])
+def test_client_reply_off_or_skip_is_refused(conn: redis.Conn, args: tuple) -> None:
+    """Replies would stop matching commands: refused before anything is sent."""
+    for command in ("CLIENT", "client"):
+        with pytest.raises(ValueError, match="CLIENT REPLY"):
+            conn.send(command, *args)
+        with pytest.raises(ValueError, match="CLIENT REPLY"):
+            conn.do(command, *args)
+    assert conn.do("CLIENT", "REPLY", "ON") == "OK"
+    assert conn.do("CLIENT", "GETNAME") is None  # other CLIENT subcommands still work
+    assert conn.do("ECHO", "mine") == b"mine"
