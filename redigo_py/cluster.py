@@ -44,6 +44,7 @@ Error texts are redisc's (``redisc: closed``, ``redisc: too many attempts``,
 
 from __future__ import annotations
 
+import contextvars
 import enum
 import random
 import threading
@@ -406,7 +407,10 @@ class Cluster:
             if self._refreshing:
                 return
             self._refreshing = True
-        threading.Thread(target=self._background_refresh, name="redisc-refresh", daemon=True).start()
+        # In a copy of the caller's context, so that the refresh's span joins the
+        # caller's trace (its parent: the span current when the MOVED came back).
+        threading.Thread(target=contextvars.copy_context().run, args=(self._background_refresh,),
+                         name="redisc-refresh", daemon=True).start()
 
     def _background_refresh(self) -> None:
         err = self._refresh()

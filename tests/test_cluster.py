@@ -807,3 +807,41 @@ def test_redirects_are_counted_and_annotated(nodes: RedisCluster, make_cluster: 
     served = next(s for s in spans if s.name == "redis.Conn.SET")
     assert f"{served.attributes['server.address']}:{served.attributes['server.port']}" == owner
     assert any(s.name == "redis.Cluster.refresh" for s in spans)
+
+
+def test_background_refresh_joins_the_callers_trace(nodes: RedisCluster, prefix: str) -> None:
+    """The refresh a MOVED starts runs in another thread, but its span is in the caller's trace."""
+    from opencensus.trace import base_exporter, execution_context
+    from opencensus.trace import tracer as tracer_module
+    from opencensus.trace.samplers import AlwaysOnSampler
+
+    class Capture(base_exporter.Exporter):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.spans: "queue.Queue[Any]" = queue.Queue()
+
+        def export(self, span_datas: List[Any]) -> None:
+            for s in span_datas:
+                self.spans.put(s)
+
+    key = f"{prefix}:k"
+    owner = nodes.owner(redisc.slot(key))[0]
+    other = next(m for m in nodes.master_addresses() if m != owner)
+    exporter = Capture()
+    tracer = tracer_module.Tracer(sampler=AlwaysOnSampler(), exporter=exporter)
+    c = redisc.Cluster([other], dial_options=DIAL_OPTIONS)
+    try:
+        with tracer.span("request") as request:
+            with c.get() as conn:
+                with pytest.raises(redisc.RedirError):
+                    conn.do("SET", key, 1)
+        deadline = time.monotonic() + 10
+        refresh = None
+        while refresh is None:
+            span = exporter.spans.get(timeout=max(0.01, deadline - time.monotonic()))
+            if span.name == "redis.Cluster.refresh":
+                refresh = span
+        assert refresh.parent_span_id == request.span_id
+        assert refresh.context.trace_id == tracer.span_context.trace_id
+    finally:
+        c.close()
+        execution_context.clean()
