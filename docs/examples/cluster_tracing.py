@@ -46,9 +46,24 @@ tracer = tracer_module.Tracer(sampler=samplers.AlwaysOnSampler(), exporter=expor
 with tracer.span(name="handle-request"):
     with redisc.retry_conn(cluster.get(), 3, 0.1) as conn:
         conn.do("GET", key)
-time.sleep(0.5)  # let the background refresh that the MOVED started finish
+# The MOVED also started a refresh of the whole map, in a background thread
+# but in the same trace: wait (with a deadline) until its span is exported.
+deadline = time.monotonic() + 10
+while not any(s.name == "redis.Cluster.refresh" for s in exporter.spans):
+    assert time.monotonic() < deadline, "no background refresh span"
+    time.sleep(0.01)
 
 where = {old: "old node", new: "new node"}
+
+
+def subtree(spans, root):
+    """The spans under ``root`` (included), found by parent ids."""
+    ids, found = {root.span_id}, [root]
+    for s in sorted(spans, key=lambda s: s.start_time):
+        if s.parent_span_id in ids:
+            ids.add(s.span_id)
+            found.append(s)
+    return found
 
 
 def show(spans, label):
@@ -64,7 +79,10 @@ def show(spans, label):
         print(line)
 
 
-show(exporter.spans, where.get)
+background = subtree(exporter.spans, next(s for s in exporter.spans if s.name == "redis.Cluster.refresh"))
+show([s for s in exporter.spans if s not in background], where.get)
+print("-- in the background, same trace:")
+show(background, lambda addr: f"a master: {addr in masters}")
 
 # An explicit refresh is a span of its own, around CLUSTER SLOTS on the first master that answers.
 exporter.spans.clear()
