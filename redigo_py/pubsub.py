@@ -7,10 +7,11 @@ each pushed array into a :class:`Message`, :class:`Subscription` or
 :class:`Pong`. They are frozen dataclasses, so a receive loop can ``match``
 on them (Go's type switch)::
 
-    match psc.receive():
-        case Message(channel=ch, data=data): ...
-        case Subscription(count=0): break
-        case Subscription(): ...
+    while True:
+        match psc.receive():
+            case Message(channel=ch, data=data): ...
+            case Subscription(count=0): break
+            case Subscription(): ...
 
 Errors are raised, not returned. Channel and pattern names are decoded from
 UTF-8 with ``surrogateescape``: a name that is not UTF-8 (another client may
