@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, List
+from typing import Any, List, Tuple
 
 import hiredis
 import pytest
@@ -249,21 +249,25 @@ def python(node: Any) -> Any:
     return value
 
 
-@given(st.lists(replies, min_size=1, max_size=5), st.data())
-def test_any_chunking_yields_the_same_replies(nodes: List[Any], data: st.DataObject) -> None:
-    stream = b"".join(wire(n) for n in nodes)
-    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=8)))
+def read_chunked(stream: bytes, data: st.DataObject, max_cuts: int) -> List[Tuple[Any, int]]:
+    """Feed ``stream`` cut where hypothesis says; every reply with its size by ``consumed``."""
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=max_cuts)))
     reader = resp.Reader()
-    got: List[Any] = []
+    got: List[Tuple[Any, int]] = []
     start = 0
     for cut in cuts + [len(stream)]:
         reader.feed(stream[start:cut])
         start = cut
-        while True:
-            value = reader.gets()
-            if value is False:
-                break
-            got.append(value)
+        before = reader.consumed
+        while (value := reader.gets()) is not False:
+            got.append((value, reader.consumed - before))
+            before = reader.consumed
+    return got
+
+
+@given(st.lists(replies, min_size=1, max_size=5), st.data())
+def test_any_chunking_yields_the_same_replies(nodes: List[Any], data: st.DataObject) -> None:
+    got = [value for value, _ in read_chunked(b"".join(wire(n) for n in nodes), data, 8)]
     assert got == [python(n) for n in nodes]
 
 
@@ -356,15 +360,7 @@ _bulks = st.one_of(
 def test_split_fast_paths_agree(items: List[Any], as_array: bool, data: st.DataObject) -> None:
     nodes = [("array", items)] if as_array else items
     stream = b"".join(wire(n) for n in nodes) + b"+END\r\n"
-    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=4)))
-    reader = resp.Reader()
-    got: List[Any] = []
-    start = 0
-    for cut in cuts + [len(stream)]:
-        reader.feed(stream[start:cut])
-        start = cut
-        while (value := reader.gets()) is not False:
-            got.append(value)
+    got = [value for value, _ in read_chunked(stream, data, 4)]
     assert got == [python(n) for n in nodes] + ["END"]
     oracle = hiredis.Reader()
     oracle.feed(stream)
@@ -386,18 +382,7 @@ def test_error_after_good_replies_in_one_buffer() -> None:
 def test_consumed_measures_each_reply_exactly(nodes: List[Any], data: st.DataObject) -> None:
     """``consumed`` advances by each reply's exact wire size, whatever path parsed it."""
     wires = [wire(n) for n in nodes]
-    stream = b"".join(wires)
-    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=5)))
-    reader = resp.Reader()
-    sizes: List[int] = []
-    start = 0
-    for cut in cuts + [len(stream)]:
-        reader.feed(stream[start:cut])
-        start = cut
-        before = reader.consumed
-        while reader.gets() is not False:
-            sizes.append(reader.consumed - before)
-            before = reader.consumed
+    sizes = [size for _, size in read_chunked(b"".join(wires), data, 5)]
     assert sizes == [len(w) for w in wires]
 
 
