@@ -498,6 +498,25 @@ class _ActiveConn:
         self._pc: Optional[_PoolConn] = pc
         self._state = 0
 
+    # Where the connection goes, as Conn says it (so a borrower can tell, say,
+    # which master a Sentinel-backed pool gave it). Empty for a dial function
+    # that returns some other connection type.
+    @property
+    def network(self) -> str:
+        return str(getattr(self._live(), "network", ""))
+
+    @property
+    def host(self) -> str:
+        return str(getattr(self._live(), "host", ""))
+
+    @property
+    def port(self) -> int:
+        return int(getattr(self._live(), "port", 0))
+
+    @property
+    def database(self) -> int:
+        return int(getattr(self._live(), "database", 0))
+
     def _tracked(self, command: Any) -> Conn:
         """The connection, after noting the state that ``command`` leaves on it."""
         pc = self._pc

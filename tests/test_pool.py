@@ -1093,3 +1093,12 @@ def test_get_context_cancel_wakes_waiter(dialer: Dialer) -> None:
         c.do("PING")
     assert p.stats().wait_count == 0
     p.close()
+
+
+def test_borrowed_conn_says_where_it_goes(server: RedisServer) -> None:
+    pool = Pool(dial=lambda: dial("tcp", server.address, database=DB))
+    with pool.get() as c:
+        assert (c.network, c.host, c.port, c.database) == ("tcp", "127.0.0.1", server.port, DB)
+    with pytest.raises(ConnectionError, match="connection closed"):
+        c.host
+    pool.close()
