@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from . import context as _context
 from . import observability as _obs
 from .errors import ConnectionError, Error, ProtocolError, RedigoError, TimeoutError
-from .resp import Reader, encode
+from .resp import Reader, encode_command
 
 __all__ = [
     "Conn",
@@ -150,7 +150,7 @@ class Conn:
         """Buffer a command; its reply comes from ``receive`` (or a later ``do``)."""
         if self._err is not None:
             raise _again(self._err)
-        data = encode(command, *args)  # a bad argument raises before any state changes
+        data = encode_command(command, args)  # a bad argument raises before any state changes
         if _obs.ENABLED or _TRACE_MODULE in _modules:
             self._send_observed(command, data)
             return
@@ -269,7 +269,7 @@ class Conn:
             ctx: Optional[_context.Context]) -> Any:
         if self._err is not None:
             raise _again(self._err)
-        data = encode(command, *args) if command else b""
+        data = encode_command(command, args) if command else b""
         pending = self._sent - self._received
         self._received = self._sent
         if not command and pending == 0:

@@ -25,7 +25,7 @@ from typing import Any, Deque, Dict, List, Optional, Tuple, Union
 
 from .errors import Error, ProtocolError
 
-__all__ = ["encode", "encode_arg", "Reader", "Reply"]
+__all__ = ["encode", "encode_command", "encode_arg", "Reader", "Reply"]
 
 Reply = Union[str, bytes, int, List[Any], None, Error]
 """A decoded reply (an :class:`Error` stays a value inside arrays)."""
@@ -114,6 +114,12 @@ def encode(command: Union[str, bytes], *args: Any) -> bytes:
     (NaN) before producing anything, so a caller can encode before it touches
     any connection state.
     """
+    return encode_command(command, args)
+
+
+def encode_command(command: Union[str, bytes], args: Tuple[Any, ...]) -> bytes:
+    """``encode`` for a caller that already holds the arguments as a tuple
+    (``Conn.do``/``send``): no second packing of ``*args`` per command."""
     bulk_headers = _BULK_HEADERS
     n = len(args) + 1
     head = _COMMAND_HEADS.get(command)
