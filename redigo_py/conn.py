@@ -85,7 +85,7 @@ class Conn:
 
     __slots__ = (
         "_sock", "_reader", "_wbuf", "_wbuf_len", "_sent", "_received", "_err",
-        "_read_timeout", "_write_timeout", "_sock_timeout", "_pending_samples", "_last_samples",
+        "_read_timeout", "_write_timeout", "_sock_timeout", "_pending_samples", "_last_samples", "_ctx_call",
         "network", "host", "port", "database", "default_attributes",
     )
 
@@ -116,6 +116,9 @@ class Conn:
         self._pending_samples: Deque[_obs.CommandSamples] = deque()
         self._last_samples: Optional[_obs.CommandSamples] = None
         self._err: Optional[BaseException] = None
+        # Bumped (under _FATAL_LOCK) when a *_context call starts and ends: a
+        # cancel callback kills the connection only while its own call runs.
+        self._ctx_call = 0
         self._read_timeout = _timeout_value(read_timeout)
         self._write_timeout = _timeout_value(write_timeout)
         self._sock_timeout = sock.gettimeout()
@@ -154,8 +157,8 @@ class Conn:
         if _obs.ENABLED or _TRACE_MODULE in _modules:
             self._send_observed(command, data)
             return
+        self._wbuf.append(data)  # before counting: an interrupt in between must not leave a reply owed
         self._sent += 1
-        self._wbuf.append(data)
         self._wbuf_len += len(data)
         if self._wbuf_len > _SEND_BUFFER_LIMIT:
             self._flush(None)
@@ -168,8 +171,8 @@ class Conn:
                 samples = self._last_samples = _obs.samples(command)
                 samples.written.append(len(data))
                 self._pending_samples.append(samples)
-            self._sent += 1
             self._wbuf.append(data)
+            self._sent += 1
             self._wbuf_len += len(data)
             if self._wbuf_len > _SEND_BUFFER_LIMIT:
                 self._flush(span)
@@ -217,7 +220,7 @@ class Conn:
         if not ctx.cancellable():
             return self._do(self._read_timeout, command, args, None)
         timeout = self._context_timeout(ctx)
-        unregister = ctx.on_cancel(self._cancelled)
+        unregister = self._watch(ctx)
         try:
             return self._do(timeout, command, args, ctx)
         finally:
@@ -228,7 +231,7 @@ class Conn:
         if not ctx.cancellable():
             return self._receive(self._read_timeout, None)
         timeout = self._context_timeout(ctx)
-        unregister = ctx.on_cancel(self._cancelled)
+        unregister = self._watch(ctx)
         try:
             return self._receive(timeout, ctx)
         finally:
@@ -246,7 +249,13 @@ class Conn:
         err = ctx.err()
         if err is not None:
             raise _again(err)
-        self.flush()
+        if self._err is not None:
+            raise _again(self._err)
+        if self._wbuf:
+            try:
+                self._write_buffered(b"", self._context_write_timeout(ctx))
+            except BaseException as exc:
+                raise self._failed(exc, ctx, "", "write") from None
 
     def close_context(self, ctx: _context.Context) -> None:
         """``close`` (the context only parents the close span)."""
@@ -279,7 +288,7 @@ class Conn:
             return self._do_observed(span, timeout, command, data, pending, ctx)
         phase = "write"
         try:
-            self._write_buffered(data)
+            self._write_buffered(data, self._write_timeout if ctx is None else self._context_write_timeout(ctx))
             phase = "read"
             deadline = None if timeout is None else _monotonic() + timeout
             read = self._read
@@ -307,7 +316,8 @@ class Conn:
                 if own is not None:
                     own.written.append(len(data))
                     self._last_samples = own
-                self._write_buffered(data)
+                self._write_buffered(
+                    data, self._write_timeout if ctx is None else self._context_write_timeout(ctx))
                 phase = "read"
                 deadline = None if timeout is None else _monotonic() + timeout
                 if pending:
@@ -372,7 +382,7 @@ class Conn:
 
     def _flush(self, span: Optional[_obs.Span]) -> None:
         try:
-            self._write_buffered(b"")
+            self._write_buffered(b"", self._write_timeout)
         except BaseException as exc:
             err = self._failed(exc, None, "", "write")
             if span is not None:
@@ -410,22 +420,18 @@ class Conn:
             reply = reader.gets()
         return reply
 
-    def _write_buffered(self, data: bytes) -> None:
-        """Write the buffered sends, then ``data``, in one system call."""
+    def _write_buffered(self, data: bytes, timeout: Optional[float]) -> None:
+        """Write the buffered sends, then ``data``, in one system call, within ``timeout``."""
         if self._wbuf:
             self._wbuf.append(data)
             data = b"".join(self._wbuf)
             self._wbuf.clear()
             self._wbuf_len = 0
         if data:
-            self._write(data)
-
-    def _write(self, data: bytes) -> None:
-        timeout = self._write_timeout
-        if self._sock_timeout != timeout:
-            self._sock.settimeout(timeout)
-            self._sock_timeout = timeout
-        self._sock.sendall(data)
+            if self._sock_timeout != timeout:
+                self._sock.settimeout(timeout)
+                self._sock_timeout = timeout
+            self._sock.sendall(data)
 
     def _context_timeout(self, ctx: _context.Context) -> Optional[float]:
         err = ctx.err()
@@ -437,21 +443,46 @@ class Conn:
             return remaining
         return timeout
 
-    def _cancelled(self, err: RedigoError) -> None:
-        """Runs in the cancelling thread: unblock the I/O by killing the socket."""
-        self._fatal(err)
+    def _watch(self, ctx: _context.Context) -> Callable[[], None]:
+        """Kill the connection if ``ctx`` is cancelled during this call, and only then.
+
+        The callback runs in the cancelling thread, possibly late (a context
+        runs its callbacks after releasing its lock): the call's number,
+        checked under the lock that guards the kill, keeps a late cancel from
+        killing the connection once the call is over and someone else uses it.
+        """
+        with _FATAL_LOCK:
+            self._ctx_call += 1
+            call = self._ctx_call
+        unregister = ctx.on_cancel(lambda err: self._fatal(err, _obs.STATE_ERROR, call))
+
+        def done() -> None:
+            with _FATAL_LOCK:
+                self._ctx_call += 1
+            unregister()
+
+        return done
+
+    def _context_write_timeout(self, ctx: _context.Context) -> Optional[float]:
+        """The write's bound in a *_context call: min(write timeout, time left on ``ctx``)."""
+        remaining = ctx.remaining()
+        timeout = self._write_timeout
+        if remaining is not None and (timeout is None or remaining < timeout):
+            return max(remaining, 1e-6)
+        return timeout
 
     def _close(self, state: str) -> None:
         """Close, counting the close under ``state`` (the pool says why: stale, idle...)."""
         self._fatal(ConnectionError("redigo: closed"), state)
 
-    def _fatal(self, err: BaseException, state: str = "error") -> BaseException:
+    def _fatal(self, err: BaseException, state: str = "error", call: Optional[int] = None) -> BaseException:
         """Make the connection unusable for good; return the error that did it first.
 
         The socket is closed exactly once, here, so the close is counted once.
+        With ``call``, only if that *_context call is still the current one.
         """
         with _FATAL_LOCK:
-            first = self._err is None
+            first = self._err is None and (call is None or call == self._ctx_call)
             if first:
                 self._err = err
         if first:
@@ -470,7 +501,9 @@ class Conn:
         """
         err: BaseException
         if ctx is not None and (ctx.err() is not None or
-                                (isinstance(exc, socket.timeout) and ctx.remaining() is not None)):
+                                (isinstance(exc, socket.timeout) and (ctx.remaining() or 1.0) <= 0.001)):
+            # A timeout is the context's only when its deadline was the bound
+            # that ran out; a shorter read/write timeout stays an i/o timeout.
             err = ctx.err() or _context.DeadlineExceeded()
         elif isinstance(exc, (ProtocolError, ConnectionError)):
             err = exc
@@ -658,8 +691,9 @@ def dial_context(
         except BaseException:
             _close_socket(sock)
             raise
-    except Exception as exc:
-        _obs.record_error("DIAL", _obs.KIND_DIAL, _obs.error_detail(exc))
+    except BaseException as exc:
+        if isinstance(exc, Exception):
+            _obs.record_error("DIAL", _obs.KIND_DIAL, _obs.error_detail(exc))
         if span is not None:
             span.fail(exc)
             span.end()
@@ -712,6 +746,8 @@ def _wrap_tls(sock: socket.socket, host: str, config: Optional[ssl.SSLContext],
         raise TimeoutError("redigo: TLS handshake timeout") from None
     except ssl.SSLError as exc:
         raise ConnectionError(f"redigo: TLS handshake failed: {exc}") from None
+    except OSError as exc:  # e.g. a reset in the middle of the handshake
+        raise ConnectionError(f"redigo: TLS handshake failed: {exc.strerror or exc}") from None
 
 
 def new_conn(sock: socket.socket, read_timeout: Optional[float] = None,

@@ -104,7 +104,7 @@ class Context:
         self._deadline = deadline
         self._lock = threading.Lock()
         self._err: Optional[RedigoError] = None
-        self._callbacks: Dict[int, Callable[[RedigoError], None]] = {}
+        self._callbacks: Dict[int, Callable[[RedigoError], object]] = {}
         self._done: Optional[_Done] = None
         self._unparent: Callable[[], None] = _noop
         self._key = key
@@ -165,7 +165,7 @@ class Context:
         """Seconds until the deadline (may be <= 0), or None without one."""
         return None if self._deadline is None else self._deadline - time.monotonic()
 
-    def on_cancel(self, callback: Callable[[RedigoError], None]) -> Callable[[], None]:
+    def on_cancel(self, callback: Callable[[RedigoError], object]) -> Callable[[], None]:
         """Run ``callback(err)`` once when this context (or an ancestor) is cancelled.
 
         Returns a function that unregisters it. Connections use this for the

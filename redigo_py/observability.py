@@ -91,6 +91,7 @@ KEY_COMMAND = "cmd"
 KEY_KIND = "kind"
 KEY_DETAIL = "detail"
 KEY_STATE = "state"
+_OWN_KEYS = frozenset((KEY_COMMAND, KEY_KIND, KEY_DETAIL, KEY_STATE))
 
 # ``kind`` of an error and ``state`` of a connection: bounded sets, so that a
 # metrics backend never sees an unbounded label.
@@ -181,6 +182,10 @@ class CommandSamples:
 
 
 _commands: Dict[Any, CommandSamples] = {}
+# Past this many (command, context tags) series, new ones are counted under
+# cmd=OTHER: the table, and the metrics backend's label sets, stay bounded.
+_MAX_SERIES = 4096
+_OVERFLOW = "OTHER"
 _counts: Dict[Tuple[str, Tags], int] = {}
 _counts_lock = threading.Lock()
 
@@ -200,16 +205,23 @@ def current_tags() -> Tags:
     tag_map = var.get(None)
     if not tag_map or not tag_map.map:
         return ()
-    return tuple((str(k), str(v)) for k, v in tag_map.map.items())
+    # The library's own keys win, as Go's tag.Upsert does: a context tag
+    # named cmd/kind/detail/state must not relabel the library's samples.
+    return tuple((str(k), str(v)) for k, v in tag_map.map.items() if k not in _OWN_KEYS)
 
 
 def samples(command: Any) -> CommandSamples:
     """The sample lists for ``command`` under the current context tags."""
     tags = current_tags()
     key = (command, tags) if tags else command
-    found = _commands.get(key)
+    try:
+        found = _commands.get(key)
+    except TypeError:  # an unhashable name (a bytearray): count it under its bytes
+        return samples(bytes(command) if isinstance(command, (bytearray, memoryview)) else str(command))
     if found is None:
         name = command.decode("utf-8", "replace") if isinstance(command, bytes) else str(command)
+        if len(_commands) >= _MAX_SERIES:  # made-up names or high-cardinality context tags
+            key, name, tags = _OVERFLOW, _OVERFLOW, ()
         found = _commands.setdefault(key, CommandSamples(name.upper(), tags))
     return found
 
@@ -529,7 +541,10 @@ class Span:
                          [], [], self.status, True, client)
         exporter = getattr(self.tracer, "exporter", None)
         if exporter is not None:
-            exporter.export([data])
+            try:
+                exporter.export([data])
+            except Exception:  # noqa: BLE001 - the command has run: its result must reach the caller
+                _log.exception("redigo_py: a trace exporter failed")
 
 
 _SPAN_TYPES: List[Any] = []

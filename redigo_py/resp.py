@@ -122,7 +122,10 @@ def encode_command(command: Union[str, bytes], args: Tuple[Any, ...]) -> bytes:
     (``Conn.do``/``send``): no second packing of ``*args`` per command."""
     bulk_headers = _BULK_HEADERS
     n = len(args) + 1
-    head = _COMMAND_HEADS.get(command)
+    try:
+        head = _COMMAND_HEADS.get(command)
+    except TypeError:  # an unhashable name (a bytearray): sent as is, never cached
+        head = None
     if head is None:
         head = _command_head(command, args)
     parts = [_ARRAY_HEADERS[n] if n < 64 else b"*%d" % n, head]
@@ -170,7 +173,7 @@ class Reader:
     __slots__ = (
         "max_bulk_len", "max_line_len", "max_depth",
         "_buf", "_pos", "_base", "_chunks", "_chunks_len", "_need", "_stack", "_ready", "_ends",
-        "_error", "consumed",
+        "_error", "consumed", "_scanned",
     )
 
     def __init__(
@@ -191,6 +194,7 @@ class Reader:
         self._ready: Deque[Any] = deque()  # complete replies not yet returned
         self._ends: Deque[int] = deque()   # stream offset just past each reply in _ready
         self._base = 0            # stream offset of _buf[0]
+        self._scanned = (-1, 0)   # (stream offset of an incomplete line, bytes of it searched)
         self.consumed = 0
         """Stream offset just past the last reply ``gets()`` returned: the
         difference across a ``gets()`` is that reply's exact size on the wire
@@ -331,10 +335,16 @@ class Reader:
                     raise ProtocolError("redigo: illegal bytes in length")
             elif kind == 58 or kind == 43 or kind == 45:  # ':' '+' '-'
                 limit = 34 if kind == 58 else self.max_line_len + 3
-                end = find(b"\r\n", pos + 1, pos + limit)
+                # A long line arriving in pieces is searched for its CRLF only
+                # where it has not been searched yet (one byte back, for a CR
+                # at the end of the last piece): linear, not quadratic.
+                scanned_at, scanned = self._scanned
+                from_ = pos + scanned - 1 if scanned and scanned_at == base + pos else pos + 1
+                end = find(b"\r\n", from_, pos + limit)
                 if end < 0:
                     if size - pos >= limit:
                         raise ProtocolError("redigo: response line too long")
+                    self._scanned = (base + pos, size - pos)
                     self._incomplete(pos, size - pos + 1)
                     return
                 line = buf[pos + 1:end]

@@ -558,3 +558,69 @@ def test_client_reply_off_or_skip_is_refused(conn: redis.Conn, args: tuple) -> N
     assert conn.do("CLIENT", "REPLY", "ON") == "OK"
     assert conn.do("CLIENT", "GETNAME") is None  # other CLIENT subcommands still work
     assert conn.do("ECHO", "mine") == b"mine"
+
+
+def test_late_cancel_cannot_kill_the_next_users_connection(server: Any) -> None:
+    """A context runs its callbacks after releasing its lock. Here the cancel starts while a
+    do_context is blocked, is held up in an earlier callback, the call then completes and its
+    connection goes back to the pool and out again: the late callback must not kill it."""
+    pool = redis.Pool(dial=lambda: redis.dial("tcp", server.address), max_idle=1)
+    ctx, cancel = context.with_cancel(context.background())
+    slow_started = threading.Event()
+    release = threading.Event()
+
+    def slow_first_callback(err: BaseException) -> None:  # registered first: runs first
+        slow_started.set()
+        release.wait(5)
+
+    ctx.on_cancel(slow_first_callback)
+    c = pool.get()
+    result: List[Any] = []
+    blocked = threading.Thread(target=lambda: result.append(c.do_context(ctx, "BLPOP", "late-cancel", 0)))
+    blocked.start()
+    poll_until = time.monotonic() + 5
+    with redis.dial("tcp", server.address) as other:
+        while b"cmd=blpop" not in other.do("CLIENT", "LIST"):  # the BLPOP is waiting
+            assert time.monotonic() < poll_until
+        canceller = threading.Thread(target=cancel)
+        canceller.start()
+        assert slow_started.wait(5)  # the cancel holds the do_context's callback, not yet run
+        other.do("LPUSH", "late-cancel", "x")  # the call completes normally
+    blocked.join(5)
+    assert result == [[b"late-cancel", b"x"]]
+    c.close()
+    c2 = pool.get()  # the same connection, out again
+    release.set()
+    canceller.join(5)
+    assert c2.do("PING") == "PONG"
+    assert c2.err() is None
+    c2.close()
+    pool.close()
+
+
+def test_context_deadline_bounds_writes(scripted: Callable[..., ScriptedServer]) -> None:
+    """A server that stops reading cannot hold do_context past its deadline (Go's DoContext)."""
+    def never_read(sock: socket.socket) -> None:
+        sock.recv(1)
+        threading.Event().wait(10)
+
+    c = redis.dial("tcp", scripted(never_read).address)
+    ctx, cancel = context.with_timeout(context.background(), 0.5)
+    start = time.monotonic()
+    with pytest.raises(context.DeadlineExceeded):
+        c.do_context(ctx, "SET", "k", b"x" * (64 << 20))
+    assert time.monotonic() - start < 5
+    cancel()
+
+
+def test_read_timeout_in_a_context_call_stays_an_io_timeout(scripted: Callable[..., ScriptedServer]) -> None:
+    c = redis.dial("tcp", scripted(_never_reply).address, read_timeout=0.2)
+    ctx, cancel = context.with_timeout(context.background(), 60)
+    with pytest.raises(redis.TimeoutError, match="i/o timeout"):
+        c.do_context(ctx, "GET", "k")
+    assert ctx.err() is None
+    cancel()
+
+
+def test_unhashable_command_name(conn: redis.Conn) -> None:
+    assert conn.do(bytearray(b"PING")) == "PONG"

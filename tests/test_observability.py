@@ -371,3 +371,33 @@ def test_a_broken_exporter_does_not_break_flush(views: Dict[str, Any], conn: red
         mtvm.exporters.remove(broken)
     assert "a metrics exporter failed" in caplog.text
     assert counts(views, "redis/client/writes")[("PING",)] == 1  # folded all the same
+
+
+def test_context_tags_never_relabel_the_librarys_own(views: Dict[str, Any], conn: redis.Conn) -> None:
+    tag_map = TagMap()
+    tag_map.insert("cmd", "cli-import")
+    tag_map.insert("kind", "batch")
+    TagContext.set(tag_map)
+    try:
+        conn.do("SET", "k", "v")
+        with pytest.raises(redis.Error):
+            conn.do("LPUSH", "k", "x")
+    finally:
+        TagContext.set(None)
+    assert counts(views, "redis/client/writes")[("SET",)] == 1
+    assert counts(views, "redis/client/errors") == {("LPUSH", "WRONGTYPE", "reply"): 1}
+
+
+def test_a_broken_trace_exporter_does_not_fail_the_command(conn: redis.Conn,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    class Broken(base_exporter.Exporter):  # type: ignore[misc]
+        def export(self, span_datas: List[Any]) -> None:
+            raise RuntimeError("trace backend down")
+
+    tracer_module.Tracer(sampler=AlwaysOnSampler(), exporter=Broken())
+    try:
+        conn.send("INCR", "n")
+        assert conn.do("GET", "n") == b"1"  # the command ran once, and its reply came back
+    finally:
+        execution_context.clean()
+    assert "a trace exporter failed" in caplog.text
