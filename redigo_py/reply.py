@@ -217,18 +217,19 @@ def int64(reply: Any) -> int:
     return _int64(reply, "Int64")
 
 
-def _negative(value: int) -> NoReturn:
-    raise RedigoError(f"redigo: unexpected negative value {value} for Uint64")
+def _uint64_int(value: int, where: str) -> int:
+    """An integer reply or element within the uint64 range (``where`` names it in errors)."""
+    if value < 0:
+        raise RedigoError(f"redigo: unexpected negative value {value} for Uint64")
+    if value > _UINT64_MAX:
+        raise RedigoError(f"redigo: {where} {value} out of range")
+    return int(value)
 
 
 def uint64(reply: Any) -> int:
     """A non-negative integer reply, or a bulk string holding a uint64."""
     if _is_int(reply):
-        if reply < 0:
-            _negative(reply)
-        if reply > _UINT64_MAX:
-            raise RedigoError(f"redigo: Uint64: integer reply {reply} out of range")
-        return int(reply)
+        return _uint64_int(reply, "Uint64: integer reply")
     if isinstance(reply, bytes):
         return parse_uint(reply)
     if reply is None:
@@ -390,11 +391,7 @@ def uint64s(reply: Any) -> List[int]:
     """
     def convert(item: Any) -> int:
         if _is_int(item):
-            if item < 0:
-                _negative(item)
-            if item > _UINT64_MAX:
-                raise RedigoError(f"redigo: Uint64s: integer element {item} out of range")
-            return int(item)
+            return _uint64_int(item, "Uint64s: integer element")
         if isinstance(item, bytes):
             return parse_uint(item)
         _unexpected_element("Uint64s", item)
