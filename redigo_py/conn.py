@@ -437,11 +437,7 @@ class Conn:
         err = ctx.err()
         if err is not None:
             raise self._fatal(err)
-        remaining = ctx.remaining()
-        timeout = self._read_timeout
-        if remaining is not None and (timeout is None or remaining < timeout):
-            return remaining
-        return timeout
+        return _within(self._read_timeout, ctx)
 
     def _watch(self, ctx: _context.Context) -> Callable[[], None]:
         """Kill the connection if ``ctx`` is cancelled during this call, and only then.
@@ -465,11 +461,7 @@ class Conn:
 
     def _context_write_timeout(self, ctx: _context.Context) -> Optional[float]:
         """The write's bound in a *_context call: min(write timeout, time left on ``ctx``)."""
-        remaining = ctx.remaining()
-        timeout = self._write_timeout
-        if remaining is not None and (timeout is None or remaining < timeout):
-            return max(remaining, 1e-6)
-        return timeout
+        return _within(self._write_timeout, ctx)
 
     def _close(self, state: str) -> None:
         """Close, counting the close under ``state`` (the pool says why: stale, idle...)."""
@@ -543,6 +535,15 @@ def _settle(replies: List[Any], command: Union[str, bytes]) -> Any:
         if type(reply) is Error:
             raise reply
     return replies[-1]
+
+
+def _within(timeout: Optional[float], ctx: _context.Context) -> Optional[float]:
+    """min(``timeout``, the time left on ``ctx``): Go's rule for every *Context call.
+    None means unbounded; a deadline already passed still gives a (tiny) positive bound."""
+    remaining = ctx.remaining()
+    if remaining is not None and (timeout is None or remaining < timeout):
+        return max(remaining, 1e-6)
+    return timeout
 
 
 def _again(err: BaseException) -> BaseException:
@@ -657,10 +658,7 @@ def dial_context(
         raise _again(err)
     _timeout_value(read_timeout)  # a bad timeout is refused before anything is dialed
     _timeout_value(write_timeout)
-    timeout = _timeout_value(connect_timeout)
-    remaining = ctx.remaining()
-    if remaining is not None and (timeout is None or remaining < timeout):
-        timeout = max(remaining, 1e-6)
+    timeout = _within(_timeout_value(connect_timeout), ctx)
     if network != "unix" and network not in _FAMILIES:
         raise ValueError(f"redigo: dial {network}: unknown network {network!r}")
     host, port = (address, 0) if network == "unix" else split_host_port(address)
