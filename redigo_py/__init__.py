@@ -23,11 +23,17 @@ Pipelining
 
 Concurrency
     A connection supports one thread calling ``receive`` and one calling
-    ``send``/``flush`` at a time; for anything else use a :class:`Pool`,
-    which is thread-safe.
+    ``send``/``flush`` at a time (the pub/sub pattern). Other threads wait
+    their turn, or are refused with a "concurrent" :class:`RedigoError` where
+    they would read another thread's reply; share connections through a
+    :class:`Pool`, which is thread-safe. After ``os.fork()`` the child's
+    pools start empty and an inherited connection raises: each process dials
+    its own.
 
 Errors
-    Every exception derives from :class:`RedigoError`. A network, protocol or
+    Every exception derives from :class:`RedigoError`; bad input (an invalid
+    URL, address, timeout or argument) is an :class:`ArgumentError`, also a
+    ``ValueError``. A network, protocol or
     timeout failure is fatal: ``c.err()`` returns it and every later call
     raises it, so a half-read reply can never reach the next caller.
 
@@ -63,6 +69,7 @@ from .conn import (
     receive_with_timeout,
 )
 from .errors import (
+    ArgumentError,
     ConnectionError,
     Error,
     ErrNil,
@@ -126,7 +133,7 @@ __all__ = [
     "Conn", "dial", "dial_context", "dial_url", "dial_url_context", "new_conn",
     "do_context", "do_with_timeout", "receive_context", "receive_with_timeout",
     "new_logging_conn", "new_logging_conn_filter",
-    "RedigoError", "Error", "ErrNil", "ErrPoolExhausted", "PoolClosedError",
+    "RedigoError", "ArgumentError", "Error", "ErrNil", "ErrPoolExhausted", "PoolClosedError",
     "ProtocolError", "ConnectionError", "TimeoutError",
     "PubSubConn", "Message", "Subscription", "Pong",
     "Latency", "LatencyHistory", "SlowLog",

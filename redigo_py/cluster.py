@@ -52,6 +52,7 @@ import time
 from binascii import crc_hqx
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+from . import _fork
 from . import context as _context
 from . import observability as _obs
 from .conn import dial_context
@@ -305,6 +306,15 @@ class Cluster:
         self._masters: Dict[str, None] = dict.fromkeys(self.startup_nodes)
         self._replicas: Dict[str, None] = {}
         self._mapping: Layout = [()] * HASH_SLOTS
+        self._refreshing = False
+        _fork.track(self)
+
+    def _forked(self) -> None:
+        """In a forked child: a fresh lock, and no refresh running (its thread stayed in the parent).
+
+        The node pools reset themselves (see :mod:`redigo_py.pool`); the slot map is kept.
+        """
+        self._lock = threading.Lock()
         self._refreshing = False
 
     # -- the slot map ----------------------------------------------------------
@@ -598,7 +608,7 @@ class Conn:
     ``flush``, ``err`` and ``close`` take the conn's own lock.
     """
 
-    __slots__ = ("_cluster", "_force_dial", "_lock", "_read_only", "_bound_addr", "_err", "_rc")
+    __slots__ = ("_cluster", "_force_dial", "_lock", "_read_only", "_bound_addr", "_err", "_rc", "__weakref__")
 
     def __init__(self, cluster: Cluster, force_dial: bool = False, *, bound_addr: Optional[str] = None,
                  rc: Any = None, err: Optional[BaseException] = None) -> None:
@@ -609,6 +619,11 @@ class Conn:
         self._bound_addr = bound_addr
         self._err = err
         self._rc = rc
+        _fork.track(self)
+
+    def _forked(self) -> None:
+        """In a forked child: a fresh lock (the node connection fails on its own, as inherited)."""
+        self._lock = threading.Lock()
 
     @property
     def bound_addr(self) -> Optional[str]:

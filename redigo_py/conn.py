@@ -12,13 +12,24 @@ A :class:`Conn` owns one socket, a write buffer of encoded commands and a
   raises it. The rest of a half-read reply is still on the wire, so the only
   safe thing is to never read from that socket again; that is how a reply is
   never handed to the wrong caller.
-- One thread may send/flush while another receives (the pub/sub pattern);
-  nothing else is shared between threads.
+- One thread may send/flush while another receives (the pub/sub pattern),
+  as redigo allows, and a reply never reaches a thread that did not send its
+  command. Two locks, one for each side, make threads take turns: a ``do``,
+  ``send`` or ``flush`` waits while another thread writes or runs a ``do``,
+  a ``receive`` while another thread reads. What taking turns cannot make
+  safe is refused with a :class:`RedigoError` that says "concurrent", before
+  a byte moves: a ``send`` or ``do`` while another thread's replies are
+  still owed (they would be read as this call's), and a ``do`` while
+  another thread is in ``receive`` (which would take this call's reply).
+- In the child of ``os.fork()`` an inherited connection is fatal ("inherited
+  across fork"); its socket is closed there without a byte written, so the
+  parent's connection is untouched (see :mod:`redigo_py._fork`).
 """
 
 from __future__ import annotations
 
 import builtins
+import select
 import socket
 import ssl
 import sys
@@ -30,7 +41,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import context as _context
 from . import observability as _obs
-from .errors import ConnectionError, Error, ProtocolError, RedigoError, TimeoutError
+from . import _fork
+from ._gotext import quote
+from .errors import ArgumentError, ConnectionError, Error, ProtocolError, RedigoError, TimeoutError
 from .resp import Reader, encode_command
 
 __all__ = [
@@ -47,6 +60,7 @@ __all__ = [
 ]
 
 _monotonic = time.monotonic
+_get_ident = threading.get_ident
 _perf_ns = time.perf_counter_ns
 # No span can be sampled before opencensus's tracing context exists; checking
 # for its module inline spares the per-command calls of a pipeline a function
@@ -58,9 +72,19 @@ _TRACE_MODULE = "opencensus.trace.execution_context"
 # does when its buffer fills, so a long pipeline does not grow without bound.
 _SEND_BUFFER_LIMIT = 64 * 1024
 _RECV_SIZE = 64 * 1024
+_MSG_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 # Guards only the first-error-wins of Conn._fatal (a cancel callback may race
 # the owning thread); failures are rare, so one lock serves every connection.
 _FATAL_LOCK = threading.Lock()
+
+
+def _fresh_fatal_lock() -> None:
+    """In a forked child: a thread of the parent may have held the lock at the fork."""
+    global _FATAL_LOCK
+    _FATAL_LOCK = threading.Lock()
+
+
+_fork.at_child(_fresh_fatal_lock)
 
 
 def _timeout_value(seconds: Optional[float]) -> Optional[float]:
@@ -68,7 +92,7 @@ def _timeout_value(seconds: Optional[float]) -> Optional[float]:
     if seconds is None or seconds == 0:
         return None
     if seconds < 0:
-        raise ValueError(f"redigo: negative timeout {seconds}")
+        raise ArgumentError(f"redigo: negative timeout {seconds}")
     return float(seconds)
 
 
@@ -86,7 +110,8 @@ class Conn:
     __slots__ = (
         "_sock", "_reader", "_wbuf", "_wbuf_len", "_sent", "_received", "_err",
         "_read_timeout", "_write_timeout", "_sock_timeout", "_pending_samples", "_last_samples", "_ctx_call",
-        "network", "host", "port", "database", "default_attributes",
+        "_send_lock", "_receive_lock", "_sender",
+        "network", "host", "port", "database", "default_attributes", "__weakref__",
     )
 
     def __init__(
@@ -110,6 +135,12 @@ class Conn:
         # pattern (one thread sends, another receives) needs no lock.
         self._sent = 0
         self._received = 0
+        # Held by the call that writes, resp. reads, so that threads take turns.
+        self._send_lock = threading.Lock()
+        self._receive_lock = threading.Lock()
+        # The thread whose sends are owed replies (or still buffered); only
+        # it may send more or ``do`` until they have been received.
+        self._sender = 0
         # While metrics are on: the samples of each sent command whose reply is
         # still to come (so a pipelined reply is counted under its own
         # command), and of the last one sent (pub/sub pushes count under it).
@@ -127,6 +158,7 @@ class Conn:
         self.port = port  #: the server's TCP port (0 for a unix socket)
         self.database = database  #: the database index selected at dial time
         self.default_attributes = default_attributes  #: added to every span of this connection
+        _fork.track(self)
 
     # -- redigo's Conn interface -------------------------------------------
 
@@ -154,14 +186,24 @@ class Conn:
         if self._err is not None:
             raise _again(self._err)
         data = encode_command(command, args)  # a bad argument raises before any state changes
-        if _obs.ENABLED or _TRACE_MODULE in _modules:
-            self._send_observed(command, data)
-            return
-        self._wbuf.append(data)  # before counting: an interrupt in between must not leave a reply owed
-        self._sent += 1
-        self._wbuf_len += len(data)
-        if self._wbuf_len > _SEND_BUFFER_LIMIT:
-            self._flush(None)
+        lock = self._send_lock
+        lock.acquire()
+        try:
+            me = _get_ident()
+            if self._sender != me:
+                if self._sent != self._received:  # another thread's replies are owed
+                    raise _concurrent()
+                self._sender = me
+            if _obs.ENABLED or _TRACE_MODULE in _modules:
+                self._send_observed(command, data)
+                return
+            self._wbuf.append(data)  # before counting: an interrupt in between must not leave a reply owed
+            self._sent += 1
+            self._wbuf_len += len(data)
+            if self._wbuf_len > _SEND_BUFFER_LIMIT:
+                self._flush(None)
+        finally:
+            lock.release()
 
     def _send_observed(self, command: Union[str, bytes], data: bytes) -> None:
         """``send`` with its ``redis.Conn.send`` span and its write counted."""
@@ -185,10 +227,13 @@ class Conn:
         if self._err is not None:
             raise _again(self._err)
         if self._wbuf:
+            lock = self._send_lock
+            lock.acquire()
             span = _obs.method_span(self, "flush") if _TRACE_MODULE in _modules else None
             try:
                 self._flush(span)
             finally:
+                lock.release()
                 if span is not None:
                     span.end()
 
@@ -197,16 +242,20 @@ class Conn:
         if self._err is None and not _obs.ENABLED and _TRACE_MODULE not in _modules:
             # A pipeline's replies are usually parsed already: take the next
             # one without the general path's three calls.
+            lock = self._receive_lock
+            lock.acquire()
             try:
                 reply = self._reader.gets()
+                if reply is not False:
+                    if self._sent > self._received:
+                        self._received += 1
+                    if type(reply) is Error:
+                        raise reply
+                    return reply
             except ProtocolError as exc:
                 raise self._failed(exc, None, "", "read") from None
-            if reply is not False:
-                if self._sent > self._received:
-                    self._received += 1
-                if type(reply) is Error:
-                    raise reply
-                return reply
+            finally:
+                lock.release()
         return self._receive(self._read_timeout, None)
 
     def receive_with_timeout(self, timeout: Optional[float]) -> Any:
@@ -252,10 +301,14 @@ class Conn:
         if self._err is not None:
             raise _again(self._err)
         if self._wbuf:
+            lock = self._send_lock
+            lock.acquire()
             try:
                 self._write_buffered(b"", self._context_write_timeout(ctx))
             except BaseException as exc:
                 raise self._failed(exc, ctx, "", "write") from None
+            finally:
+                lock.release()
 
     def close_context(self, ctx: _context.Context) -> None:
         """``close`` (the context only parents the close span)."""
@@ -279,25 +332,37 @@ class Conn:
         if self._err is not None:
             raise _again(self._err)
         data = encode_command(command, args) if command else b""
-        pending = self._sent - self._received
-        self._received = self._sent
-        if not command and pending == 0:
-            return None
-        span = _obs.command_span(self, command, args) if _TRACE_MODULE in _modules else None
-        if span is not None or _obs.ENABLED:
-            return self._do_observed(span, timeout, command, data, pending, ctx)
-        phase = "write"
+        send_lock, receive_lock = self._send_lock, self._receive_lock
+        send_lock.acquire()
+        if not receive_lock.acquire(False):  # a receiving thread would take this call's reply
+            send_lock.release()
+            raise _concurrent()
         try:
-            self._write_buffered(data, self._write_timeout if ctx is None else self._context_write_timeout(ctx))
-            phase = "read"
-            deadline = None if timeout is None else _monotonic() + timeout
-            read = self._read
-            if not pending:
-                reply = read(deadline)
-            else:
-                replies = [read(deadline) for _ in range(pending + 1 if command else pending)]
-        except BaseException as exc:
-            raise self._failed(exc, ctx, command, phase) from None
+            pending = self._sent - self._received
+            if pending and self._sender != _get_ident():  # they are another thread's replies
+                raise _concurrent()
+            self._received = self._sent
+            if not command and pending == 0:
+                return None
+            span = _obs.command_span(self, command, args) if _TRACE_MODULE in _modules else None
+            if span is not None or _obs.ENABLED:
+                return self._do_observed(span, timeout, command, data, pending, ctx)
+            phase = "write"
+            try:
+                self._write_buffered(
+                    data, self._write_timeout if ctx is None else self._context_write_timeout(ctx))
+                phase = "read"
+                deadline = None if timeout is None else _monotonic() + timeout
+                read = self._read
+                if not pending:
+                    reply = read(deadline)
+                else:
+                    replies = [read(deadline) for _ in range(pending + 1 if command else pending)]
+            except BaseException as exc:
+                raise self._failed(exc, ctx, command, phase) from None
+        finally:
+            receive_lock.release()
+            send_lock.release()
         if pending:
             return _settle(replies, command)
         if type(reply) is Error:
@@ -361,6 +426,8 @@ class Conn:
     def _receive(self, timeout: Optional[float], ctx: Optional[_context.Context]) -> Any:
         if self._err is not None:
             raise _again(self._err)
+        lock = self._receive_lock
+        lock.acquire()
         span = _obs.method_span(self, "receive") if _TRACE_MODULE in _modules else None
         try:
             try:
@@ -377,6 +444,7 @@ class Conn:
                 self._received += 1
             return _returned(reply, span)
         finally:
+            lock.release()
             if span is not None:
                 span.end()
 
@@ -427,11 +495,24 @@ class Conn:
             data = b"".join(self._wbuf)
             self._wbuf.clear()
             self._wbuf_len = 0
-        if data:
+        if not data:
+            return
+        sock = self._sock
+        if isinstance(sock, ssl.SSLSocket):  # TLS takes no send flags: the socket's own timeout
             if self._sock_timeout != timeout:
-                self._sock.settimeout(timeout)
+                sock.settimeout(timeout)
                 self._sock_timeout = timeout
-            self._sock.sendall(data)
+            sock.sendall(data)
+            return
+        # The socket's timeout is the reading side's: a pub/sub reader thread may
+        # be waiting in recv under it. A write never changes it; it sends
+        # without blocking and waits for room itself (usually it is all sent at once).
+        try:
+            sent = sock.send(data, _MSG_DONTWAIT)
+        except BlockingIOError:
+            sent = 0
+        if sent < len(data):
+            _send_rest(sock, memoryview(data)[sent:], timeout)
 
     def _context_timeout(self, ctx: _context.Context) -> Optional[float]:
         err = ctx.err()
@@ -462,6 +543,24 @@ class Conn:
     def _context_write_timeout(self, ctx: _context.Context) -> Optional[float]:
         """The write's bound in a *_context call: min(write timeout, time left on ``ctx``)."""
         return _within(self._write_timeout, ctx)
+
+    def _forked(self) -> None:
+        """In a forked child: unusable for good, and the inherited descriptor given up.
+
+        The socket is closed, not shut down: ``shutdown`` (or a QUIT) would
+        end the parent's connection too, since both processes share it.
+        Nothing is counted: the close belongs to no command of this process.
+        """
+        self._send_lock = threading.Lock()
+        self._receive_lock = threading.Lock()
+        if self._err is None:
+            self._err = ConnectionError(
+                "redigo: connection inherited across fork: it is the parent process's; "
+                "dial a new one in this process (a Pool does so by itself)")
+            try:
+                self._sock.close()
+            except OSError:
+                pass
 
     def _close(self, state: str) -> None:
         """Close, counting the close under ``state`` (the pool says why: stale, idle...)."""
@@ -515,6 +614,32 @@ class Conn:
                     _obs.KIND_TIMEOUT if isinstance(err, builtins.TimeoutError) else phase)
             _obs.record_error(command, kind, type(err).__name__)
         return first
+
+
+def _send_rest(sock: socket.socket, data: memoryview, timeout: Optional[float]) -> None:
+    """Send what did not fit in the socket's buffer, waiting for room within ``timeout``."""
+    deadline = None if timeout is None else _monotonic() + timeout
+    poller = select.poll()
+    poller.register(sock, select.POLLOUT)
+    while data:
+        if deadline is None:
+            wait_ms = -1
+        else:
+            remaining = deadline - _monotonic()
+            if remaining <= 0:
+                raise socket.timeout("timed out")
+            wait_ms = max(1, int(remaining * 1000))
+        poller.poll(wait_ms)
+        try:
+            data = data[sock.send(data, _MSG_DONTWAIT):]
+        except BlockingIOError:
+            pass
+
+
+def _concurrent() -> RedigoError:
+    """The refusal of a call that would share the connection beyond redigo's rule."""
+    return RedigoError("redigo: concurrent use of one Conn by two threads: another thread's replies are "
+                       "still owed, or it is receiving; give each thread its own conn, from a Pool")
 
 
 def _returned(reply: Any, span: Optional[_obs.Span]) -> Any:
@@ -572,32 +697,59 @@ def split_host_port(address: str) -> Tuple[str, int]:
     """``"host:port"`` or ``"[v6]:port"`` -> (host, port), as Go's net.SplitHostPort."""
     host, sep, port = address.rpartition(":")
     if not sep:
-        raise ValueError(f"redigo: address {address}: missing port in address")
+        raise ArgumentError(f"address {address}: missing port in address")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    try:
-        number = int(port)
-    except ValueError:
-        raise ValueError(f"redigo: address {address}: invalid port") from None
-    return host, number
+    if not port.isdigit() or int(port) > 65535:
+        raise ArgumentError(f"address {address}: invalid port")
+    return host, int(port)
 
 
-def _connect(network: str, address: str, timeout: Optional[float]) -> socket.socket:
+def join_host_port(host: str, port: Union[int, str]) -> str:
+    """Go's net.JoinHostPort: ``host:port``, with brackets around an IPv6 host."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _go_strerror(exc: OSError) -> str:
+    """An OSError's text as Go's syscall.Errno prints it: "connection refused"."""
+    text = exc.strerror or str(exc)
+    return text[:1].lower() + text[1:]
+
+
+def _dial_error(network: str, where: str, exc: OSError, ctx: _context.Context) -> BaseException:
+    """A failed connect as Go's net.OpError reads: ``dial tcp 127.0.0.1:6378: connect:
+    connection refused``, with the errno kept and the OSError chained by the caller."""
+    if isinstance(exc, socket.timeout):
+        return ctx.err() or TimeoutError(f"dial {network} {where}: i/o timeout")
+    err = ConnectionError(f"dial {network} {where}: connect: {_go_strerror(exc)}")
+    err.errno = exc.errno
+    return err
+
+
+def _connect(network: str, address: str, timeout: Optional[float], ctx: _context.Context) -> socket.socket:
+    """A connected socket, or the library's error for the last address tried (OSError chained)."""
     if network == "unix":
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.settimeout(timeout)
             sock.connect(address)
+        except OSError as exc:
+            sock.close()
+            raise _dial_error(network, address, exc, ctx) from exc
         except BaseException:
             sock.close()
             raise
         return sock
-    family = _FAMILIES.get(network)
-    if family is None:
-        raise ValueError(f"redigo: dial {network}: unknown network {network!r}")
     host, port = split_host_port(address)
-    last: Optional[OSError] = None
-    for af, kind, proto, _, sockaddr in socket.getaddrinfo(host or None, port, family, socket.SOCK_STREAM):
+    try:
+        infos = socket.getaddrinfo(host or None, port, _FAMILIES[network], socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        reason = "no such host" if exc.errno == socket.EAI_NONAME else _go_strerror(exc)
+        err = ConnectionError(f"dial {network}: lookup {host}: {reason}")
+        err.errno = exc.errno
+        raise err from exc
+    failure: Optional[BaseException] = None
+    for af, kind, proto, _, sockaddr in infos:
         sock = socket.socket(af, kind, proto)
         try:
             sock.settimeout(timeout)
@@ -605,11 +757,15 @@ def _connect(network: str, address: str, timeout: Optional[float]) -> socket.soc
             return sock
         except OSError as exc:
             sock.close()
-            last = exc
+            if failure is None:  # Go reports the first address's failure
+                # It names the address it tried; with no host, the port alone (":6378").
+                where = join_host_port(str(sockaddr[0]), port) if host else f":{port}"
+                failure = _dial_error(network, where, exc, ctx)
+                failure.__cause__ = exc
         except BaseException:
             sock.close()
             raise
-    raise last or OSError(f"no address for {host}")
+    raise failure or ConnectionError(f"dial {network}: lookup {host}: no such host")
 
 
 def dial(network: str, address: str, **options: Any) -> Conn:
@@ -660,8 +816,11 @@ def dial_context(
     _timeout_value(write_timeout)
     timeout = _within(_timeout_value(connect_timeout), ctx)
     if network != "unix" and network not in _FAMILIES:
-        raise ValueError(f"redigo: dial {network}: unknown network {network!r}")
-    host, port = (address, 0) if network == "unix" else split_host_port(address)
+        raise ArgumentError(f"dial {network}: unknown network {network}")
+    try:
+        host, port = (address, 0) if network == "unix" else split_host_port(address)
+    except ArgumentError as exc:
+        raise ArgumentError(f"dial {network}: {exc}") from None
     attrs: Dict[str, Any] = {"db.system.name": "redis", "db.namespace": str(database)}
     attrs.update({"network.peer.address": host} if network == "unix" else
                  {"server.address": host, "server.port": port})
@@ -673,14 +832,14 @@ def dial_context(
             elif net_dial is not None:
                 sock = net_dial(network, address)
             else:
-                sock = _connect(network, address, timeout)
+                sock = _connect(network, address, timeout, ctx)
             if sock.family != socket.AF_UNIX:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 _set_keep_alive(sock, keep_alive)
-        except socket.timeout:
-            raise (ctx.err() or TimeoutError(f"redigo: dial {network} {address}: i/o timeout")) from None
         except OSError as exc:
-            raise ConnectionError(f"redigo: dial {network} {address}: {exc.strerror or exc}") from None
+            if isinstance(exc, RedigoError):  # _connect's error, already in Go's words
+                raise
+            raise _dial_error(network, address, exc, ctx) from exc
         try:
             if use_tls:
                 sock = _wrap_tls(sock, host, tls_config, tls_skip_verify,
@@ -766,6 +925,21 @@ def new_conn(sock: socket.socket, read_timeout: Optional[float] = None,
 # -- URLs ------------------------------------------------------------------
 
 _URL_SCHEMES = {"redis": False, "rediss": True, "valkey": False, "valkeys": True}
+# The ASCII characters Go's url.Parse accepts in a host name (IPv6 hosts and
+# zones included); any other ASCII character makes the URL invalid there.
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                        "-._~!$&'()*+,;=:[]<>\"%")
+
+
+def _redacted(url: str) -> str:
+    """``url`` with any password replaced by ``xxxxx``, as Go's URL.Redacted shows it."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, tail = rest.rpartition("@")  # the last "@": a password may hold "/" or "@"
+    if not sep or not at:
+        return url
+    user, has_password, _ = userinfo.partition(":")
+    # A lone user-info word is a password here (see parse_url), so it goes too.
+    return f"{scheme}://{user + ':' if has_password else ''}xxxxx@{tail}"
 
 
 def dial_url(url: str, **options: Any) -> Conn:
@@ -792,10 +966,13 @@ def parse_url(url: str) -> Tuple[str, str, Dict[str, Any]]:
     scheme, sep, rest = url.partition(":")
     scheme = scheme.lower()
     if not sep or (scheme not in _URL_SCHEMES and scheme != "unix"):
-        raise ValueError(f"invalid redis URL scheme: {scheme if sep else ''}")
+        raise ArgumentError(f"invalid redis URL scheme: {scheme if sep else ''}")
     if not rest.startswith("/"):
-        raise ValueError("invalid redis URL, url is opaque")
-    parts = urlsplit(url)
+        raise ArgumentError("invalid redis URL, url is opaque")
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed "[" of an IPv6 host
+        raise ArgumentError(f'parse "{_redacted(url)}": {exc}') from None
     options: Dict[str, Any] = {}
     userinfo, at, _ = parts.netloc.rpartition("@")
     if at:
@@ -812,7 +989,7 @@ def parse_url(url: str) -> Tuple[str, str, Dict[str, Any]]:
         if "db" in query:
             db = query["db"][-1]
             if not db.isdigit():
-                raise ValueError(f"invalid database: {db}")
+                raise ArgumentError(f"invalid database: {db}")
             options["database"] = int(db)
         return "unix", unquote(parts.path), options
     hostport = parts.netloc.rpartition("@")[2]
@@ -821,15 +998,18 @@ def parse_url(url: str) -> Tuple[str, str, Dict[str, Any]]:
         host, port = hostport[1:close], hostport[close + 2:] if hostport[close + 1:close + 2] == ":" else ""
     else:
         host, _, port = hostport.partition(":")
+    bad = next((ch for ch in host if ch < "\x80" and ch not in _HOST_CHARS), None)
+    if bad is not None:
+        raise ArgumentError(f'parse "{_redacted(url)}": invalid character {quote(bad.encode())} in host name')
     host = host or "localhost"
     if port and not port.isdigit():
-        raise ValueError(f"invalid redis URL port: {port}")
-    address = f"[{host}]:{port or 6379}" if ":" in host else f"{host}:{port or 6379}"
+        raise ArgumentError(f"invalid redis URL port: {port}")
+    address = join_host_port(host, port or 6379)
     path = parts.path
     if path:
         db = path[1:]
         if db and not db.isdigit():
-            raise ValueError(f"invalid database: {db}")
+            raise ArgumentError(f"invalid database: {db}")
         if db and int(db):
             options["database"] = int(db)
     options["use_tls"] = _URL_SCHEMES[scheme]

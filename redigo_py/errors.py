@@ -19,6 +19,7 @@ __all__ = [
     "ConnectionError",
     "TimeoutError",
     "PoolClosedError",
+    "ArgumentError",
 ]
 
 
@@ -46,6 +47,16 @@ class Error(RedigoError):
     def kind(self) -> str:
         """The first word of the message (``ERR``, ``WRONGTYPE``, ``MOVED``...)."""
         return str(self).split(" ", 1)[0]
+
+
+class ArgumentError(RedigoError, ValueError, TypeError):
+    """Bad input from the caller: an invalid URL, address, network, timeout or argument.
+
+    Raised before anything is sent, so the connection stays usable. It is also
+    a ``ValueError`` and a ``TypeError``, so code that follows Python's habits
+    (``except ValueError``) catches it as well as a Go-style ``except
+    RedigoError`` does.
+    """
 
 
 class ErrNil(RedigoError):

@@ -1,20 +1,48 @@
-"""A connection wrapper that logs every call (redigo's ``NewLoggingConn``).
+"""A connection wrapper that logs every call, as redigo's ``NewLoggingConn`` does.
 
-Each call becomes one line, ``prefix.Do(SET, 'k', 'v') -> ('OK', None)``, at
-DEBUG level on the given ``logging.Logger``. Strings and arrays are chopped
-at 32 items/characters, as redigo's printValue does, so a large value cannot
-flood the log. Secrets are never logged: the arguments of AUTH, the AUTH
-part of HELLO and MIGRATE, and ACL SETUSER's password rules are replaced by
-``'(redacted)'``.
+Each call becomes one line at DEBUG on the given ``logging.Logger``, written
+exactly as redigo writes it, so that the logs of a ported service read (and
+are searched) the same as the Go service's:
+
+.. code-block:: text
+
+    cache.Do(SET, "k", "v") -> ("OK", <nil>)
+    cache.Do(GET, "k") -> (NOAUTH Authentication required., NOAUTH Authentication required.)
+    cache.Send(GET, "k") -> (<nil>)
+    cache.Receive() -> ("v", <nil>)
+    cache.Close() -> (<nil>)
+
+A value prints as redigo's printValue prints it: a ``str`` or ``bytes`` with
+Go's ``%q`` quoting, chopped at 32 bytes with ``...`` after the closing quote;
+a list as ``[a, b]``, chopped at 32 elements with ``...]``; ``None`` as
+``<nil>``; an ``int`` plain; an error (an :class:`~redigo_py.errors.Error`
+nested in an EXEC reply, or the error of the call) as its message. Chopping
+keeps a large value from flooding the log. A value Go has no counterpart for
+prints as Go's ``fmt`` would print the nearest Go type: ``bool`` as
+``true``/``false``, ``float`` as ``%v`` does (``0.5``, ``1e+06``, ``+Inf``),
+``dict`` as a Go map (``map["k":1]``, chopped like a list), anything else as
+its ``str()``.
+
+A call that raises an error reply shows it as both the reply and the error:
+redigo's ``Do`` returns the error reply as its reply too. ``Flush`` and
+``Err`` are not logged, ``Close`` always is, both as in redigo.
+
+Secrets are never logged: the arguments of AUTH, the AUTH part of HELLO and
+MIGRATE, ACL SETUSER's password rules and CONFIG SET's passwords are replaced
+by ``"(redacted)"``.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+from decimal import Decimal
 from typing import Any, Callable, List, Optional, Sequence, Union
 
 from . import context as _context
+from ._gotext import quote as _quote
 from .conn import do_context, do_with_timeout, receive_context, receive_with_timeout
+from .errors import Error
 
 __all__ = ["new_logging_conn", "new_logging_conn_filter", "redact_args"]
 
@@ -56,13 +84,71 @@ def redact_args(command: Union[str, bytes], args: Sequence[Any]) -> List[Any]:
     return out
 
 
-def _format(value: Any) -> str:
-    if isinstance(value, (bytes, bytearray, str)):
-        return repr(value[:_CHOP]) + "..." if len(value) > _CHOP else repr(value)
-    if isinstance(value, list):
-        items = ", ".join(_format(v) for v in value[:_CHOP])
+def _print_value(value: Any) -> str:
+    """``value`` as redigo's printValue prints it (see the module docstring)."""
+    if isinstance(value, str):
+        # A Go string is its UTF-8 bytes: chopped by bytes, then quoted. A lone
+        # surrogate (which cannot be sent) still prints, as its invalid bytes.
+        value = value.encode("utf-8", "surrogatepass")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value[:_CHOP])
+        return _quote(data) + "..." if len(value) > _CHOP else _quote(data)
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "[]"
+        items = ", ".join(_print_value(v) for v in value[:_CHOP])
         return "[" + items + ("...]" if len(value) > _CHOP else "]")
-    return repr(value)
+    if isinstance(value, dict):
+        pairs = list(value.items())
+        items = " ".join(f"{_print_value(k)}:{_print_value(v)}" for k, v in pairs[:_CHOP])
+        return "map[" + items + ("...]" if len(pairs) > _CHOP else "]")
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        return _go_float(value)
+    if isinstance(value, BaseException):
+        return _error_text(value)
+    return str(value)
+
+
+def _go_float(x: float) -> str:
+    """``x`` as Go's ``%v`` prints a float64: the shortest digits that round-trip,
+    in exponent form (``1e+06``, ``1.5e-05``) when the exponent is below -4 or
+    at least 6, else plain (``0.0001``, ``123456``, ``3``)."""
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "+Inf" if x > 0 else "-Inf"
+    sign = "-" if math.copysign(1.0, x) < 0 else ""
+    if x == 0:
+        return sign + "0"
+    # repr gives the shortest round-tripping digits, as Go's formatting does.
+    _, digit_tuple, exponent = Decimal(repr(abs(x))).normalize().as_tuple()
+    digits = "".join(map(str, digit_tuple))
+    point = len(digits) + int(exponent)  # the value is 0.<digits> * 10**point
+    exp = point - 1
+    if exp < -4 or exp >= 6:
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return sign + digits + "0" * (point - len(digits))
+    return f"{sign}{digits[:point]}.{digits[point:]}"
+
+
+def _error_text(err: Optional[BaseException]) -> str:
+    """An error as Go's ``%v`` prints it: its message, or ``<nil>`` for none.
+
+    A Go error always has a message; a Python exception may not (``TimeoutError()``),
+    so an empty one prints its class name rather than nothing."""
+    if err is None:
+        return "<nil>"
+    return str(err) or type(err).__name__
 
 
 class LoggingConn:
@@ -75,25 +161,29 @@ class LoggingConn:
         self._prefix = prefix + "." if prefix else ""
         self._skip = skip
 
-    def _print(self, method: str, command: Any, args: Sequence[Any], reply: Any,
-               err: Optional[BaseException], with_reply: bool = True) -> None:
-        if self._skip is not None and self._skip(command):
+    def _print(self, method: str, command: Union[str, bytes], args: Sequence[Any], reply: Any,
+               err: Optional[BaseException]) -> None:
+        """One line, as redigo's loggingConn.print writes it: ``Send`` shows no reply,
+        and the receives show no command (theirs is empty). ``skip`` gets the
+        command name as text, as Go's gets a string, even if it was given as bytes."""
+        name = command.decode("utf-8", "backslashreplace") if isinstance(command, bytes) else command
+        if self._skip is not None and self._skip(name):
             return
         if not self._logger.isEnabledFor(logging.DEBUG):
             return
-        call = ""
-        if not method.startswith("Receive"):
-            shown = [str(command)] + [_format(a) for a in redact_args(command, args)]
-            call = ", ".join(shown)
-        result = f"{_format(reply)}, {err!r}" if with_reply else repr(err)
+        call = name + "".join(", " + _print_value(a) for a in redact_args(command, args))
+        result = _error_text(err) if method == "Send" else f"{_print_value(reply)}, {_error_text(err)}"
         self._logger.debug("%s%s(%s) -> (%s)", self._prefix, method, call, result)
 
-    def _call(self, method: str, fn: Callable[..., Any], command: Any, args: Sequence[Any],
+    def _call(self, method: str, fn: Callable[..., Any], command: Union[str, bytes], args: Sequence[Any],
               *call_args: Any) -> Any:
         try:
             reply = fn(*call_args)
         except Exception as exc:
-            self._print(method, command, args, None, exc)
+            # redigo's Do returns an error reply as its reply and as its error;
+            # its Receive returns a nil reply with it.
+            shown = exc if method.startswith("Do") and isinstance(exc, Error) else None
+            self._print(method, command, args, shown, exc)
             raise
         self._print(method, command, args, reply, None)
         return reply
@@ -111,9 +201,9 @@ class LoggingConn:
         try:
             self._conn.send(command, *args)
         except Exception as exc:
-            self._print("Send", command, args, None, exc, with_reply=False)
+            self._print("Send", command, args, None, exc)
             raise
-        self._print("Send", command, args, None, None, with_reply=False)
+        self._print("Send", command, args, None, None)
 
     def receive(self) -> Any:
         return self._call("Receive", self._conn.receive, "", ())
@@ -139,7 +229,7 @@ class LoggingConn:
             raise
         finally:
             if self._logger.isEnabledFor(logging.DEBUG):
-                self._logger.debug("%sClose() -> (%r)", self._prefix, err)
+                self._logger.debug("%sClose() -> (%s)", self._prefix, _error_text(err))
 
     def __enter__(self) -> "LoggingConn":
         return self

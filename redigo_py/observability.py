@@ -70,6 +70,8 @@ from operator import mul
 from random import getrandbits as _random_bits
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from . import _fork
+
 __all__ = [
     "OBSERVABILITY_METRIC_VIEWS", "register_views", "flush", "FLUSH_INTERVAL",
     "MEASURE_BYTES_WRITTEN", "MEASURE_BYTES_READ", "MEASURE_ROUNDTRIP_LATENCY", "MEASURE_WRITES",
@@ -325,16 +327,22 @@ _stop_flusher = threading.Event()
 
 
 def _enable() -> None:
-    global ENABLED, _flusher
+    global ENABLED
     if ENABLED:
         return
     with _views_lock:
         if ENABLED:
             return
         ENABLED = True
-        _flusher = threading.Thread(target=_flush_loop, name="redigo_py-metrics", daemon=True)
-        _flusher.start()
+        _start_flusher()
         atexit.register(flush)
+
+
+def _start_flusher() -> None:
+    """The background thread that calls :func:`flush` every :data:`FLUSH_INTERVAL` seconds."""
+    global _flusher
+    _flusher = threading.Thread(target=_flush_loop, name="redigo_py-metrics", daemon=True)
+    _flusher.start()
 
 
 def _flush_loop() -> None:
@@ -406,6 +414,37 @@ def flush() -> None:
                 mtvm.export(list(touched.values()))
             except Exception:  # noqa: BLE001 - the data is folded; one broken exporter must not
                 _log.exception("redigo_py: a metrics exporter failed")  # fail the caller (or exit)
+
+
+def _forked() -> None:
+    """In a forked child: record from empty, and export on the parent's schedule.
+
+    The samples not yet folded, and the view data of our measures, are the
+    parent's: the parent exports them, so the child drops its copies rather
+    than count them twice. Locks are made afresh (a parent's thread may have
+    held one at the fork), and the flush thread, which did not survive the
+    fork, is started again.
+    """
+    global _commands, _counts, _counts_lock, _flush_lock, _views_lock
+    _commands = {}
+    _counts = {}
+    _counts_lock = threading.Lock()
+    _flush_lock = threading.Lock()
+    _views_lock = threading.Lock()
+    if "opencensus.stats.stats" in sys.modules:
+        from opencensus.stats import stats as stats_module
+
+        mtvm = stats_module.stats.view_manager.measure_to_view_map
+        for measure, ours in _measures.items():
+            if mtvm._registered_measures.get(measure) is ours:
+                for vd in mtvm._measure_to_view_data_list_map.get(measure, ()):
+                    vd.tag_value_aggregation_data_map.clear()
+                    vd.start()
+    if ENABLED:
+        _start_flusher()
+
+
+_fork.at_child(_forked)
 
 
 def _fold(data: Any, values: Sequence[Any]) -> None:

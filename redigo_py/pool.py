@@ -35,6 +35,11 @@ How it works:
   the connection's state through :mod:`redigo_py.commandinfo` and undoes it
   on ``close()`` so that the next borrower never inherits a transaction, a
   WATCH or a subscription.
+- In the child of ``os.fork()`` the pool starts empty: its connections are
+  the parent's (each made fatal, its socket given up without a byte, by its
+  own fork hook), so the child forgets them and dials its own. Each
+  connection carries the pool generation it was made in; one lent out
+  before the fork and closed after it is dropped, not counted or kept.
 
 Every connection the pool lends out leaves :meth:`Pool._get` at one of its
 two ``return`` statements (``new`` or ``reused``), and every connection it
@@ -63,6 +68,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Deque, List, Optional, Union
 
+from . import _fork
 from . import context as _context
 from . import observability as _obs
 from .commandinfo import (
@@ -118,12 +124,13 @@ class PoolStats:
 class _PoolConn:
     """A connection the pool owns, with the times its bookkeeping needs."""
 
-    __slots__ = ("c", "t", "created")
+    __slots__ = ("c", "t", "created", "generation")
 
-    def __init__(self, c: Conn, created: float) -> None:
+    def __init__(self, c: Conn, created: float, generation: object) -> None:
         self.c = c
         self.t = created  # when it last went back to the pool (_now() seconds)
         self.created = created
+        self.generation = generation  # the pool's generation: a new one in each forked child
 
 
 class _Waiter:
@@ -188,17 +195,26 @@ class Pool:
         self.idle_timeout = idle_timeout
         self.wait = wait
         self.max_conn_lifetime = max_conn_lifetime
+        self._closed = False
+        self._start()
+        _fork.track(self)
 
+    def _start(self) -> None:
+        """The pool's state, empty: at construction and in a forked child."""
         self._lock = threading.Lock()
         self._idle: Deque[_PoolConn] = deque()
         self._waiters: Deque[_Waiter] = deque()
         self._active = 0  # open connections: lent out, idle, or being dialed
         self._in_use = 0  # borrows in progress; with wait, at most max_active
-        self._closed = False
+        self._generation = object()
         self._wait_count = 0
         self._wait_duration = 0.0
         self._idle_closed = 0
         self._lifetime_closed = 0
+
+    def _forked(self) -> None:
+        """In a forked child: forget the parent's connections (see the module docstring)."""
+        self._start()
 
     # -- borrowing ------------------------------------------------------------
 
@@ -277,7 +293,7 @@ class Pool:
                 with lock:
                     self._active -= 1
                 raise
-            return _ActiveConn(self, _PoolConn(c, _now()))  # dial counted it as opened: new
+            return _ActiveConn(self, _PoolConn(c, _now(), self._generation))  # dial counted it as opened: new
         except BaseException:
             with lock:
                 self._release_slot()
@@ -388,6 +404,8 @@ class Pool:
 
     def _put(self, pc: _PoolConn, broken: bool) -> None:
         """A borrowed connection came back, cleaned up; keep it idle or close it."""
+        if pc.generation is not self._generation:
+            return  # lent out before a fork, in the parent: nothing of this process's to give back
         reason = _obs.STATE_ERROR if broken else _obs.STATE_COMPLETE
         with self._lock:
             if not broken and not self._closed:
@@ -586,6 +604,8 @@ class _ActiveConn:
             return
         self._pc = None
         c = pc.c
+        # The span of the borrower's close: the clean-up and the return trip.
+        span = _obs.method_span(c, "close") if isinstance(c, Conn) else None
         state = self._state
         broken = True
         try:
@@ -598,6 +618,8 @@ class _ActiveConn:
             pass  # broken: the connection failed on the way back
         finally:
             self._pool._put(pc, broken)
+            if span is not None:
+                span.end()
 
     def close_context(self, ctx: _context.Context) -> None:
         """``close()`` (the context only parents the close span)."""

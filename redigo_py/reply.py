@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple, TypeVar
 
+from ._gotext import quote as _quote
 from .errors import Error, ErrNil, RedigoError
 
 __all__ = [
@@ -88,12 +89,6 @@ _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 # -- Go's strconv, as redigo uses it -------------------------------------------
 # These are shared with scan.py, which converts bulk strings by the same rules.
-
-def _quote(data: bytes) -> str:
-    """The value as Go's ``%q`` would show it in a strconv error."""
-    text = data.decode("utf-8", "backslashreplace").replace('"', '\\"')
-    return f'"{text}"'
-
 
 def _syntax(func: str, data: bytes) -> NoReturn:
     raise RedigoError(f"strconv.{func}: parsing {_quote(data)}: invalid syntax")
@@ -464,6 +459,9 @@ def positions(reply: Any) -> List[Optional[Tuple[float, float]]]:
 
 
 # -- SLOWLOG and LATENCY -------------------------------------------------------
+# Times are wall-clock instants, so aware UTC datetimes. Durations are float
+# seconds, the unit of every other duration in the library (timeouts, pool
+# waits), so that one can be compared with or added to another as it is.
 
 @dataclass
 class SlowLog:
@@ -473,8 +471,8 @@ class SlowLog:
     """A unique, increasing identifier of the entry."""
     time: datetime.datetime
     """When the command was processed (UTC, whole seconds)."""
-    execution_time: datetime.timedelta
-    """How long the command ran."""
+    execution_time: float
+    """How long the command ran, in seconds (the server reports microseconds)."""
     args: List[str] = field(default_factory=list)
     """The command name and its arguments (as the server abbreviates them)."""
     client_addr: str = ""
@@ -491,10 +489,10 @@ class Latency:
     """The event name (``command``, ``fast-command``, ...)."""
     time: datetime.datetime
     """When the latest spike happened (UTC, whole seconds)."""
-    latest: datetime.timedelta
-    """The latency of the latest spike."""
-    max: datetime.timedelta
-    """The largest latency recorded for the event."""
+    latest: float
+    """The latency of the latest spike, in seconds (the server reports milliseconds)."""
+    max: float
+    """The largest latency recorded for the event, in seconds."""
 
 
 @dataclass
@@ -503,8 +501,8 @@ class LatencyHistory:
 
     time: datetime.datetime
     """When the event happened (UTC, whole seconds)."""
-    execution_time: datetime.timedelta
-    """The latency of the event."""
+    execution_time: float
+    """The latency of the event, in seconds (the server reports milliseconds)."""
 
 
 def _timestamp(seconds: int, what: str) -> datetime.datetime:
@@ -515,11 +513,12 @@ def _timestamp(seconds: int, what: str) -> datetime.datetime:
         raise RedigoError(f"redigo: {what}: timestamp {seconds} out of range") from None
 
 
-def _duration(amount: int, unit: str, what: str) -> datetime.timedelta:
-    try:
-        return datetime.timedelta(**{unit: amount})
-    except OverflowError:
-        raise RedigoError(f"redigo: {what}: duration {amount} {unit} out of range") from None
+def _seconds(amount: int, per_second: int) -> float:
+    """``amount`` units (``per_second`` to a second) as float seconds.
+
+    Dividing the integers rounds once, correctly, even past 2**53, where
+    converting ``amount`` to a float first would round twice."""
+    return amount / per_second
 
 
 def _int_field(items: List[Any], index: int, what: str) -> int:
@@ -548,7 +547,7 @@ def slow_logs(reply: Any) -> List[SlowLog]:
         log = SlowLog(
             id=_int_field(item, 0, "slowlog"),
             time=_timestamp(_int_field(item, 1, "slowlog"), "slowlog"),
-            execution_time=_duration(_int_field(item, 2, "slowlog"), "microseconds", "slowlog"),
+            execution_time=_seconds(_int_field(item, 2, "slowlog"), 1_000_000),
             args=_converted("slowlog", 3, "array of strings", strings, item[3]),
         )
         if len(item) >= 6:
@@ -569,8 +568,8 @@ def latencies(reply: Any) -> List[Latency]:
         events.append(Latency(
             name=_converted("latencies", 0, "a string", string, item[0]),
             time=_timestamp(_int_field(item, 1, "latencies"), "latencies"),
-            latest=_duration(_int_field(item, 2, "latencies"), "milliseconds", "latencies"),
-            max=_duration(_int_field(item, 3, "latencies"), "milliseconds", "latencies"),
+            latest=_seconds(_int_field(item, 2, "latencies"), 1000),
+            max=_seconds(_int_field(item, 3, "latencies"), 1000),
         ))
     return events
 
@@ -589,7 +588,6 @@ def latency_histories(reply: Any) -> List[LatencyHistory]:
             raise RedigoError(f"redigo: latency history element has {len(item)} elements, expected 2")
         events.append(LatencyHistory(
             time=_timestamp(_int_field(item, 0, "latency history"), "latency history"),
-            execution_time=_duration(_int_field(item, 1, "latency history"), "milliseconds",
-                                     "latency history"),
+            execution_time=_seconds(_int_field(item, 1, "latency history"), 1000),
         ))
     return events

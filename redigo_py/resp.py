@@ -23,7 +23,7 @@ from itertools import accumulate
 from operator import add
 from typing import Any, Deque, Dict, List, Optional, Tuple, Union
 
-from .errors import Error, ProtocolError
+from .errors import ArgumentError, Error, ProtocolError
 
 __all__ = ["encode", "encode_command", "encode_arg", "Reader", "Reply"]
 
@@ -69,7 +69,7 @@ def _encode_other(arg: Any, argument_ok: bool) -> bytes:
         return b"%d" % arg
     if isinstance(arg, float):
         if math.isnan(arg):
-            raise ValueError("redigo: cannot send NaN as a Redis argument")
+            raise ArgumentError("redigo: cannot send NaN as a Redis argument")
         return repr(float(arg)).encode()
     if arg is None:
         return b""
@@ -103,15 +103,16 @@ def _check_client(args: Tuple[Any, ...]) -> None:
     for a reply that never comes)."""
     words = [_encode_other(a, True).upper() for a in args[:2]]
     if words[:1] == [b"REPLY"] and words[1:] != [b"ON"]:
-        raise ValueError("redigo: CLIENT REPLY OFF/SKIP is not supported: replies would no longer "
+        raise ArgumentError("redigo: CLIENT REPLY OFF/SKIP is not supported: replies would no longer "
                          "match their commands")
 
 
 def encode(command: Union[str, bytes], *args: Any) -> bytes:
     """One command as a RESP array of bulk strings.
 
-    The command name is sent as given (case preserved). Raises ``ValueError``
-    (NaN) before producing anything, so a caller can encode before it touches
+    The command name is sent as given (case preserved). Raises
+    :class:`~redigo_py.ArgumentError` (NaN, a ``str`` that is not valid
+    text, CLIENT REPLY OFF/SKIP) before producing anything, so a caller can encode before it touches
     any connection state.
     """
     return encode_command(command, args)
@@ -120,6 +121,14 @@ def encode(command: Union[str, bytes], *args: Any) -> bytes:
 def encode_command(command: Union[str, bytes], args: Tuple[Any, ...]) -> bytes:
     """``encode`` for a caller that already holds the arguments as a tuple
     (``Conn.do``/``send``): no second packing of ``*args`` per command."""
+    try:
+        return _encode_command(command, args)
+    except UnicodeEncodeError as exc:  # a lone surrogate: no UTF-8 for it
+        raise ArgumentError(f"redigo: cannot send a str that is not valid text as UTF-8 ({exc.reason} "
+                            f"at position {exc.start})") from None
+
+
+def _encode_command(command: Union[str, bytes], args: Tuple[Any, ...]) -> bytes:
     bulk_headers = _BULK_HEADERS
     n = len(args) + 1
     try:

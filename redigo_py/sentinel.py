@@ -38,6 +38,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
+from . import _fork
 from .conn import Conn
 from .errors import RedigoError
 from .pool import Pool
@@ -104,6 +105,11 @@ class Sentinel:
         self.pool = pool
         self._lock = threading.Lock()  # guards addrs (the order) and _pools
         self._pools: Dict[str, Pool] = {}
+        _fork.track(self)
+
+    def _forked(self) -> None:
+        """In a forked child: a fresh lock; the sentinel pools reset themselves."""
+        self._lock = threading.Lock()
 
     # -- the sentinel list ---------------------------------------------------------
 

@@ -39,6 +39,18 @@ def make_server() -> Iterator[Callable[..., RedisServer]]:
         srv.cleanup()
 
 
+SECRET = "s3cr3t-Pa55w0rd-do-not-log"  # must never appear in a log line, span or error
+
+
+@pytest.fixture(scope="module")
+def auth_server() -> Iterator[RedisServer]:
+    """A server whose password is SECRET, with a key to MIGRATE."""
+    with RedisServer(["--requirepass", SECRET]) as srv:
+        with redis.dial("tcp", srv.address, password=SECRET) as c:
+            c.do("SET", "k", "v")
+        yield srv
+
+
 @pytest.fixture
 def conn(server: RedisServer) -> Iterator[redis.Conn]:
     """A connection to the shared server, on an empty database 9."""

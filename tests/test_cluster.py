@@ -204,7 +204,7 @@ def test_every_startup_node_unreachable() -> None:
     message = str(info.value)
     assert message.startswith("redisc: all nodes failed\n")
     for addr in addrs:
-        assert f"{addr}: redigo: dial tcp {addr}:" in message
+        assert f"{addr}: dial tcp {addr}: connect: connection refused" in message
     with pytest.raises(redis.RedigoError, match="redisc: failed to get a connection") as info:
         c.get().do("SET", "a", 1)
     assert all(addr in str(info.value) for addr in addrs)
@@ -845,3 +845,49 @@ def test_background_refresh_joins_the_callers_trace(nodes: RedisCluster, prefix:
     finally:
         c.close()
         execution_context.clean()
+
+
+# -- fork ---------------------------------------------------------------------------
+
+def test_cluster_after_fork_parent_and_child_both_busy(make_cluster: Callable[..., redisc.Cluster],
+                                                      prefix: str) -> None:
+    """Node pools warm before the fork; parent and child each run 500 SET/GETs of their own keys
+    through pooled cluster conns: none crosses, the child dials its own, the parent keeps its."""
+    from .test_processes import Child
+
+    c = make_cluster(create_pool=pooled(max_idle=2))
+    keys = [f"{{{prefix}-{i}}}" for i in range(500)]  # a tag: "-parent", "-child" keep the slot
+
+    def run(tag: str) -> int:
+        crossed = 0
+        for key in keys:
+            with c.get() as conn:
+                conn.do("SET", f"{key}-{tag}", tag)
+            with c.get() as conn:
+                crossed += conn.do("GET", f"{key}-{tag}") != tag.encode()
+        return crossed
+
+    assert run("warm") == 0
+    before = {addr: s.active_count for addr, s in c.stats().items()}
+    bound = c.get()
+    bound.do("GET", keys[0])  # bound across the fork
+
+    def child() -> Dict[str, Any]:
+        empty = all(s.active_count == 0 for s in c.stats().values())
+        try:
+            bound.do("GET", keys[0])
+            inherited = "no error"
+        except redis.ConnectionError as exc:
+            inherited = str(exc)
+        bound.close()
+        return {"empty": empty, "inherited": inherited, "crossed": run("child")}
+
+    forked = Child(child)
+    crossed = run("parent")
+    report = forked.result()
+    assert crossed == 0 and report["crossed"] == 0
+    assert report["empty"] and "inherited across fork" in report["inherited"]
+    assert bound.do("GET", f"{keys[0]}-warm") == b"warm"
+    bound.close()
+    after = {addr: s.active_count for addr, s in c.stats().items()}
+    assert after.keys() == before.keys() and all(after[a] >= before[a] for a in before)  # none lost

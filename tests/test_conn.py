@@ -14,7 +14,6 @@ import pytest
 import redigo_py as redis
 from redigo_py import context
 from redigo_py.conn import parse_url
-from redigo_py.log import new_logging_conn, new_logging_conn_filter, redact_args
 
 from .conftest import ScriptedServer, read_command
 
@@ -478,7 +477,7 @@ def test_context_tree() -> None:
     assert context.background().err() is None and context.background().deadline() is None
 
 
-# -- new_conn and logging ------------------------------------------------------
+# -- new_conn ------------------------------------------------------
 
 def test_new_conn_wraps_a_socket(server: Any) -> None:
     sock = socket.create_connection(("127.0.0.1", server.port))
@@ -486,65 +485,6 @@ def test_new_conn_wraps_a_socket(server: Any) -> None:
     assert c.do("PING") == "PONG"
     assert c.port == server.port
     c.close()
-
-
-def test_logging_conn(conn: redis.Conn, caplog: pytest.LogCaptureFixture) -> None:
-    logger = logging.getLogger("redigo-test")
-    lc = new_logging_conn(conn, logger, "c")
-    with caplog.at_level(logging.DEBUG, logger="redigo-test"):
-        lc.do("SET", "k", "v" * 100)
-        lc.send("GET", "k")
-        lc.flush()
-        lc.receive()
-        with pytest.raises(redis.Error):
-            lc.do("INCR", "k")
-    lines = [r.getMessage() for r in caplog.records]
-    assert lines[0] == "c.Do(SET, 'k', '" + "v" * 32 + "'...) -> ('OK', None)"
-    assert lines[1] == "c.Send(GET, 'k') -> (None)"
-    assert lines[2].startswith("c.Receive() -> (b'vvvv")
-    assert lines[3].startswith("c.Do(INCR, 'k') -> (None, Error('ERR value is not an integer")
-    filtered = new_logging_conn_filter(conn, logger, "", lambda name: name == "PING")
-    caplog.clear()
-    with caplog.at_level(logging.DEBUG, logger="redigo-test"):
-        filtered.do("PING")
-        filtered.do("ECHO", "x")
-        filtered.close()
-    assert [r.getMessage() for r in caplog.records] == ["Do(ECHO, 'x') -> (b'x', None)", "Close() -> (None)"]
-
-
-def test_logging_conn_never_logs_passwords(make_server: Callable[..., Any],
-                                           caplog: pytest.LogCaptureFixture) -> None:
-    srv = make_server("--requirepass", "hunter2")
-    c = new_logging_conn(redis.dial("tcp", srv.address, password="hunter2"), logging.getLogger("t"), "")
-    with caplog.at_level(logging.DEBUG, logger="t"):
-        c.do("AUTH", "hunter2")
-        c.do("HELLO", 2, "AUTH", "default", "hunter2")
-        c.do("ACL", "SETUSER", "bob", "on", ">hunter2", "~*", "+@all")
-        c.do("CONFIG", "SET", "requirepass", "hunter2")
-        with pytest.raises(redis.Error):
-            c.do("AUTH", "bob", "hunter2-wrong")
-    text = "\n".join(r.getMessage() for r in caplog.records)
-    assert "hunter2" not in text
-    assert text.count("(redacted)") >= 6
-
-
-REDACTIONS = [
-    ("AUTH", ["pw"], ["(redacted)"]),
-    ("auth", ["user", "pw"], ["(redacted)", "(redacted)"]),
-    ("HELLO", [3, "AUTH", "u", "pw", "SETNAME", "n"], [3, "AUTH", "(redacted)", "(redacted)", "SETNAME", "n"]),
-    ("MIGRATE", ["h", 1, "", 0, 5, "AUTH", "pw", "KEYS", "a"],
-     ["h", 1, "", 0, 5, "AUTH", "(redacted)", "KEYS", "a"]),
-    ("MIGRATE", ["h", 1, "k", 0, 5, "AUTH2", "u", "pw"], ["h", 1, "k", 0, 5, "AUTH2", "(redacted)", "(redacted)"]),
-    ("ACL", ["SETUSER", "u", "on", ">pw", "#abc", "<old", "~*"],
-     ["SETUSER", "u", "on", "(redacted)", "(redacted)", "(redacted)", "~*"]),
-    ("CONFIG", ["SET", "masterauth", "pw"], ["SET", "masterauth", "(redacted)"]),
-    ("GET", ["AUTH"], ["AUTH"]),
-]
-
-
-@pytest.mark.parametrize("command,args,expected", REDACTIONS)
-def test_redact_args(command: str, args: list, expected: list) -> None:
-    assert redact_args(command, args) == expected
 
 
 @pytest.mark.parametrize("args", [("REPLY", "OFF"), ("reply", "skip"), (b"REPLY", b"SKIP"), ("REPLY",)])

@@ -265,6 +265,23 @@ def test_spans(tracing: CaptureExporter, server: Any) -> None:
     assert spans["redis.Conn.INCR"].status.message.startswith("WRONGTYPE")
 
 
+def test_a_pooled_conns_close_has_its_span(tracing: CaptureExporter, server: Any) -> None:
+    """Returning a borrowed conn (with its clean-up: here a DISCARD) is a ``redis.Conn.close``
+    span under the caller's span, as a bare conn's close is."""
+    pool = redis.Pool(dial=lambda: redis.dial("tcp", server.address), max_idle=1)
+    tracer = execution_context.get_opencensus_tracer()
+    with tracer.span("handler") as parent:
+        c = pool.get()
+        c.do("MULTI")
+        c.close()
+    closes = [s for s in tracing.spans if s.name == "redis.Conn.close"]
+    assert len(closes) == 1
+    assert closes[0].parent_span_id == parent.span_id
+    assert closes[0].attributes["server.port"] == server.port
+    assert pool.idle_count() == 1  # the clean-up worked: kept for reuse
+    pool.close()
+
+
 def test_spans_never_carry_secrets(tracing: CaptureExporter, make_server: Callable[..., Any]) -> None:
     srv = make_server("--requirepass", "hunter2")
     tracer = execution_context.get_opencensus_tracer()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import math
+from fractions import Fraction
 from typing import Any, Callable, Iterator, List
 
 import pytest
@@ -71,7 +72,7 @@ REPLY_TESTS: List[Any] = [
     ("SlowLogs(1, 1579625870, 3, {set, x, y}, localhost:1234, testClient)", slow_logs,
      [[1, 1579625870, 3, ["set", "x", "y"], "localhost:1234", "testClient"]],
      [SlowLog(id=1, time=datetime.datetime.fromtimestamp(1579625870, UTC),
-              execution_time=datetime.timedelta(microseconds=3), args=["set", "x", "y"],
+              execution_time=3e-06, args=["set", "x", "y"],
               client_addr="localhost:1234", client_name="testClient")]),
     # Beyond redigo's table.
     ("int(bytes)", int_, b"-12", -12),
@@ -112,15 +113,15 @@ REPLY_TESTS: List[Any] = [
     ("positions([])", positions, [], []),
     ("SlowLogs, 4 elements (Redis < 4.0)", slow_logs, [[7, 0, 1000000, [b"GET", b"k"]]],
      [SlowLog(id=7, time=datetime.datetime(1970, 1, 1, tzinfo=UTC),
-              execution_time=datetime.timedelta(seconds=1), args=["GET", "k"])]),
+              execution_time=1.0, args=["GET", "k"])]),
     ("Latencies", latencies, [[b"command", 1700000000, 5, 12]],
      [Latency(name="command", time=datetime.datetime.fromtimestamp(1700000000, UTC),
-              latest=datetime.timedelta(milliseconds=5), max=datetime.timedelta(milliseconds=12))]),
+              latest=0.005, max=0.012)]),
+    ("Latencies, int64 max milliseconds", latencies, [[b"c", 0, (1 << 63) - 1, 0]],
+     [Latency(name="c", time=datetime.datetime(1970, 1, 1, tzinfo=UTC), latest=9223372036854775.807, max=0.0)]),
     ("LatencyHistories", latency_histories, [[1700000000, 3], [1700000001, 4]],
-     [LatencyHistory(time=datetime.datetime.fromtimestamp(1700000000, UTC),
-                     execution_time=datetime.timedelta(milliseconds=3)),
-      LatencyHistory(time=datetime.datetime.fromtimestamp(1700000001, UTC),
-                     execution_time=datetime.timedelta(milliseconds=4))]),
+     [LatencyHistory(time=datetime.datetime.fromtimestamp(1700000000, UTC), execution_time=0.003),
+      LatencyHistory(time=datetime.datetime.fromtimestamp(1700000001, UTC), execution_time=0.004)]),
 ]
 
 
@@ -138,6 +139,24 @@ def test_times_are_aware_utc() -> None:
     (log,) = slow_logs([[1, 1579625870, 3, []]])
     assert log.time.tzinfo is not None and log.time.utcoffset() == datetime.timedelta(0)
     assert log.time == datetime.datetime(2020, 1, 21, 16, 57, 50, tzinfo=UTC)
+
+
+INT64S = st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1)
+
+
+@given(n=INT64S)
+def test_durations_are_float_seconds(n: int) -> None:
+    """SLOWLOG's microseconds and LATENCY's milliseconds become float seconds, the
+    library's one unit of duration, rounded once (Fraction is the exact value)."""
+    (log,) = slow_logs([[1, 0, n, []]])
+    (event,) = latencies([[b"command", 0, n, n]])
+    (sample,) = latency_histories([[0, n]])
+    assert type(log.execution_time) is float and log.execution_time == float(Fraction(n, 1_000_000))
+    assert type(event.latest) is float and event.latest == event.max == float(Fraction(n, 1000))
+    assert sample.execution_time == event.latest
+    if abs(n) <= 1 << 50:  # any real duration (2**50 microseconds is 35 years): no unit lost
+        assert round(log.execution_time * 1_000_000) == n
+        assert round(event.latest * 1000) == n
 
 
 # -- failures: (helper, reply, exception class, message or None) -----------------
@@ -176,6 +195,8 @@ ERROR_TESTS: List[Any] = [
     ("int64(underscore)", int64, b"1_000", RedigoError, 'strconv.ParseInt: parsing "1_000": invalid syntax'),
     ("int64(arabic digits)", int64, "١".encode(), RedigoError, None),
     ("int64(float)", int64, b"1.0", RedigoError, 'strconv.ParseInt: parsing "1.0": invalid syntax'),
+    ("int64(quoted as Go quotes)", int64, b'a"\\\n\xff\x00\xc2\xa0', RedigoError,
+     r'strconv.ParseInt: parsing "a\"\\\n\xff\x00\u00a0": invalid syntax'),
     ("int64(overflow)", int64, b"9223372036854775808", RedigoError,
      'strconv.ParseInt: parsing "9223372036854775808": value out of range'),
     ("int64(huge)", int64, b"9" * 5000, RedigoError, None),
@@ -230,7 +251,6 @@ ERROR_TESTS: List[Any] = [
     ("slow_logs(time overflow)", slow_logs, [[1, 1 << 62, 3, []]], RedigoError, None),
     ("slow_logs(id beyond int64)", slow_logs, [[1 << 63, 0, 1, []]], RedigoError,
      "redigo: slowlog element[0] not an int64, got int"),
-    ("latencies(duration overflow)", latencies, [[b"c", 0, 1 << 62, 0]], RedigoError, None),
     ("latencies(length)", latencies, [[b"command", 1, 2]], RedigoError,
      "redigo: latencies element has 3 elements, expected 4"),
     ("latencies(name)", latencies, [[None, 1, 2, 3]], RedigoError,
@@ -312,7 +332,7 @@ def test_slow_log(debug_conn: Conn) -> None:
     logs = slow_logs(c.do("SLOWLOG", "GET"))
     assert logs[0].args == ["CONFIG", "SET", "slowlog-log-slower-than", "0"]
     assert logs[0].client_addr.startswith("127.0.0.1:")
-    assert logs[0].execution_time >= datetime.timedelta(0)
+    assert isinstance(logs[0].execution_time, float) and logs[0].execution_time >= 0
     now = datetime.datetime.now(UTC)
     assert now - datetime.timedelta(minutes=5) < logs[0].time <= now + datetime.timedelta(seconds=1)
 
@@ -323,8 +343,8 @@ def test_latency(debug_conn: Conn) -> None:
     c.do("DEBUG", "SLEEP", 0.002)
     (event,) = latencies(c.do("LATENCY", "LATEST"))
     assert event.name == "command"
-    assert event.latest >= datetime.timedelta(milliseconds=1)
-    assert event.max >= datetime.timedelta(milliseconds=1)
+    assert event.latest >= 0.001  # DEBUG SLEEP 0.002: a spike of 2 ms or more, in seconds
+    assert event.max >= 0.001
 
 
 def test_latency_histories(debug_conn: Conn) -> None:
@@ -333,7 +353,7 @@ def test_latency_histories(debug_conn: Conn) -> None:
     assert c.do("CONFIG", "SET", "latency-monitor-threshold", "1") == "OK"
     c.do("DEBUG", "SLEEP", 0.002)
     (event,) = latency_histories(c.do("LATENCY", "HISTORY", "command"))
-    assert event.execution_time >= datetime.timedelta(milliseconds=1)
+    assert event.execution_time >= 0.001
 
 
 # -- properties -------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""new_logging_conn: every call logged at DEBUG, secrets redacted."""
+"""new_logging_conn: every call logged at DEBUG, in redigo's format, secrets redacted."""
 import logging
 import os
 import sys
