@@ -121,37 +121,33 @@ def encode(command: Union[str, bytes], *args: Any) -> bytes:
 def encode_command(command: Union[str, bytes], args: Tuple[Any, ...]) -> bytes:
     """``encode`` for a caller that already holds the arguments as a tuple
     (``Conn.do``/``send``): no second packing of ``*args`` per command."""
-    try:
-        return _encode_command(command, args)
-    except UnicodeEncodeError as exc:  # a lone surrogate: no UTF-8 for it
-        raise ArgumentError(f"redigo: cannot send a str that is not valid text as UTF-8 ({exc.reason} "
-                            f"at position {exc.start})") from None
-
-
-def _encode_command(command: Union[str, bytes], args: Tuple[Any, ...]) -> bytes:
     bulk_headers = _BULK_HEADERS
     n = len(args) + 1
     try:
         head = _COMMAND_HEADS.get(command)
     except TypeError:  # an unhashable name (a bytearray): sent as is, never cached
         head = None
-    if head is None:
-        head = _command_head(command, args)
-    parts = [_ARRAY_HEADERS[n] if n < 64 else b"*%d" % n, head]
-    append = parts.append
-    for arg in args:
-        t = type(arg)
-        if t is bytes:
-            b = arg
-        elif t is str:
-            b = arg.encode()
-        elif t is int:
-            b = b"%d" % arg
-        else:
-            b = _encode_other(arg, True)
-        size = len(b)
-        append(bulk_headers[size] if size < 1024 else b"$%d" % size)
-        append(b)
+    try:
+        if head is None:
+            head = _command_head(command, args)
+        parts = [_ARRAY_HEADERS[n] if n < 64 else b"*%d" % n, head]
+        append = parts.append
+        for arg in args:
+            t = type(arg)
+            if t is bytes:
+                b = arg
+            elif t is str:
+                b = arg.encode()
+            elif t is int:
+                b = b"%d" % arg
+            else:
+                b = _encode_other(arg, True)
+            size = len(b)
+            append(bulk_headers[size] if size < 1024 else b"$%d" % size)
+            append(b)
+    except UnicodeEncodeError as exc:  # a lone surrogate: no UTF-8 for it
+        raise ArgumentError(f"redigo: cannot send a str that is not valid text as UTF-8 ({exc.reason} "
+                            f"at position {exc.start})") from None
     append(b"")
     return _CRLF.join(parts)
 
