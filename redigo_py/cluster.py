@@ -54,7 +54,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import _fork
 from . import context as _context
-from . import observability as _obs
+from . import _recorder as _rec
 from .conn import dial_context
 from .errors import ConnectionError, Error, RedigoError
 from .pool import Pool, PoolStats
@@ -337,13 +337,13 @@ class Cluster:
     def _refresh(self) -> Optional[RedigoError]:
         """One refresh (``_refreshing`` already set) in a ``redis.Cluster.refresh`` span;
         returns its error instead of raising it."""
-        span = _obs.start_span("redis.Cluster.refresh", {"db.system.name": "redis"})
+        span = _rec.start_span("redis.Cluster.refresh", {"db.system.name": "redis"})
         if span is None:
             return self._refresh_slots()
         try:
             err = self._refresh_slots()
             if err is not None:
-                span.fail(err)
+                _rec.fail(span, err)
             return err
         finally:
             span.end()

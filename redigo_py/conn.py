@@ -40,7 +40,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import context as _context
-from . import observability as _obs
+from . import _recorder as _rec
 from . import _fork
 from ._gotext import quote
 from .errors import ArgumentError, ConnectionError, Error, ProtocolError, RedigoError, TimeoutError
@@ -62,11 +62,12 @@ __all__ = [
 _monotonic = time.monotonic
 _get_ident = threading.get_ident
 _perf_ns = time.perf_counter_ns
-# No span can be sampled before opencensus's tracing context exists; checking
-# for its module inline spares the per-command calls of a pipeline a function
-# call each (about 10% of a pipelined GET's cost).
+# Whether a call is observed: the recorder's flag, or opencensus's tracing
+# module imported (a program turns that tracing on by making a tracer, not
+# through us). Checked inline, so a pipeline's per-command calls pay no
+# function call for it.
 _modules = sys.modules
-_TRACE_MODULE = "opencensus.trace.execution_context"
+_OC_TRACE = _rec.OC_TRACE_MODULE
 
 # Buffered sends are written once they pass this size, as Go's bufio.Writer
 # does when its buffer fills, so a long pipeline does not grow without bound.
@@ -109,8 +110,9 @@ class Conn:
 
     __slots__ = (
         "_sock", "_reader", "_wbuf", "_wbuf_len", "_sent", "_received", "_err",
-        "_read_timeout", "_write_timeout", "_sock_timeout", "_pending_samples", "_last_samples", "_ctx_call",
+        "_read_timeout", "_write_timeout", "_sock_timeout", "_ctx_call",
         "_send_lock", "_receive_lock", "_sender",
+        "_server", "_series", "_pending_series", "_last_series", "_batch", "_batch_span",
         "network", "host", "port", "database", "default_attributes", "__weakref__",
     )
 
@@ -141,11 +143,19 @@ class Conn:
         # The thread whose sends are owed replies (or still buffered); only
         # it may send more or ``do`` until they have been received.
         self._sender = 0
-        # While metrics are on: the samples of each sent command whose reply is
-        # still to come (so a pipelined reply is counted under its own
-        # command), and of the last one sent (pub/sub pushes count under it).
-        self._pending_samples: Deque[_obs.CommandSamples] = deque()
-        self._last_samples: Optional[_obs.CommandSamples] = None
+        # What the recorder needs, kept here so a command costs no lookup:
+        # where this connection goes, its sample series by command name;
+        # while metrics are on, the series of each sent command whose reply
+        # is still to come (a pipelined reply is counted under its own
+        # command) and of the last one sent (pub/sub pushes count under it);
+        # while a pipeline span is wanted, the names buffered and the span of
+        # the pipeline written but not yet all read.
+        self._server: _rec.Server = (database, network, host, port)
+        self._series: Dict[Any, _rec.CommandSamples] = {}
+        self._pending_series: Deque[_rec.CommandSamples] = deque()
+        self._last_series: Optional[_rec.CommandSamples] = None
+        self._batch: List[str] = []
+        self._batch_span: Optional[_rec.SpanLike] = None
         self._err: Optional[BaseException] = None
         # Bumped (under _FATAL_LOCK) when a *_context call starts and ends: a
         # cancel callback kills the connection only while its own call runs.
@@ -168,8 +178,8 @@ class Conn:
 
     def close(self) -> None:
         """Close the connection. Closing twice, or after a failure, does nothing."""
-        span = _obs.method_span(self, "close")
-        self._close(_obs.STATE_COMPLETE)
+        span = _rec.method_span(self, "close") if _rec.ON or _OC_TRACE in _modules else None
+        self._close(_rec.STATE_COMPLETE)
         if span is not None:
             span.end()
 
@@ -194,33 +204,19 @@ class Conn:
                 if self._sent != self._received:  # another thread's replies are owed
                     raise _concurrent()
                 self._sender = me
-            if _obs.ENABLED or _TRACE_MODULE in _modules:
-                self._send_observed(command, data)
-                return
+            span = None
+            if _rec.ON or _OC_TRACE in _modules:
+                span = _rec.method_span(self, "send")
+                self._note_sent(command, len(data))
             self._wbuf.append(data)  # before counting: an interrupt in between must not leave a reply owed
             self._sent += 1
             self._wbuf_len += len(data)
             if self._wbuf_len > _SEND_BUFFER_LIMIT:
-                self._flush(None)
-        finally:
-            lock.release()
-
-    def _send_observed(self, command: Union[str, bytes], data: bytes) -> None:
-        """``send`` with its ``redis.Conn.send`` span and its write counted."""
-        span = _obs.method_span(self, "send")
-        try:
-            if _obs.ENABLED:
-                samples = self._last_samples = _obs.samples(command)
-                samples.written.append(len(data))
-                self._pending_samples.append(samples)
-            self._wbuf.append(data)
-            self._sent += 1
-            self._wbuf_len += len(data)
-            if self._wbuf_len > _SEND_BUFFER_LIMIT:
                 self._flush(span)
-        finally:
             if span is not None:
                 span.end()
+        finally:
+            lock.release()
 
     def flush(self) -> None:
         """Write every buffered command to the server."""
@@ -229,7 +225,7 @@ class Conn:
         if self._wbuf:
             lock = self._send_lock
             lock.acquire()
-            span = _obs.method_span(self, "flush") if _TRACE_MODULE in _modules else None
+            span = _rec.method_span(self, "flush") if _rec.ON or _OC_TRACE in _modules else None
             try:
                 self._flush(span)
             finally:
@@ -239,7 +235,7 @@ class Conn:
 
     def receive(self) -> Any:
         """Read one reply; raise it if it is an error reply."""
-        if self._err is None and not _obs.ENABLED and _TRACE_MODULE not in _modules:
+        if self._err is None and not _rec.ON and _OC_TRACE not in _modules:
             # A pipeline's replies are usually parsed already: take the next
             # one without the general path's three calls.
             lock = self._receive_lock
@@ -329,6 +325,13 @@ class Conn:
 
     def _do(self, timeout: Optional[float], command: Union[str, bytes], args: Tuple[Any, ...],
             ctx: Optional[_context.Context]) -> Any:
+        """The one exchange of ``do``: encode, write, read every reply owed plus its own, account.
+
+        Unobserved (no metrics, no tracing), it is the bare exchange. Observed,
+        the same steps also time the call, count the bytes each reply took
+        under the command it answers, and keep the span; the recorder is told
+        at these fixed points and nothing else.
+        """
         if self._err is not None:
             raise _again(self._err)
         data = encode_command(command, args) if command else b""
@@ -344,22 +347,54 @@ class Conn:
             self._received = self._sent
             if not command and pending == 0:
                 return None
-            span = _obs.command_span(self, command, args) if _TRACE_MODULE in _modules else None
-            if span is not None or _obs.ENABLED:
-                return self._do_observed(span, timeout, command, data, pending, ctx)
+            span = series = None
+            observed = _rec.ON or _OC_TRACE in _modules
+            if observed:
+                span = _rec.command_span(self, command, args)
+                if _rec.ENABLED and command:
+                    series = self._series_of(command)
+                    self._last_series = series
+            start = _perf_ns() if series is not None else 0
             phase = "write"
             try:
                 self._write_buffered(
                     data, self._write_timeout if ctx is None else self._context_write_timeout(ctx))
                 phase = "read"
                 deadline = None if timeout is None else _monotonic() + timeout
-                read = self._read
-                if not pending:
-                    reply = read(deadline)
+                if observed:
+                    if series is not None:
+                        series.written.append(len(data))
+                    read = self._read_observed
+                    if pending:
+                        replies = [read(deadline, None) for _ in range(pending)]
+                        if command:
+                            replies.append(read(deadline, series))
+                    else:
+                        reply = read(deadline, series)
+                elif not pending:
+                    reply = self._read(deadline)
                 else:
-                    replies = [read(deadline) for _ in range(pending + 1 if command else pending)]
+                    read_bare = self._read
+                    replies = [read_bare(deadline) for _ in range(pending + 1 if command else pending)]
             except BaseException as exc:
-                raise self._failed(exc, ctx, command, phase) from None
+                err = self._failed(exc, ctx, command, phase)
+                if observed:
+                    self._observed_failure(span, series, start, err)
+                raise err from None
+            if observed:
+                if pending:
+                    self._end_batch(None)
+                failure = _first_error(replies if pending else [reply], command)
+                if series is not None:
+                    elapsed = _perf_ns() - start
+                    if failure is None:
+                        series.latency_ns.append(elapsed)
+                    else:
+                        series.failed.append((elapsed, failure.kind, failure.kind))
+                if span is not None:
+                    if failure is not None:
+                        _rec.fail(span, failure)
+                    span.end()
         finally:
             receive_lock.release()
             send_lock.release()
@@ -369,58 +404,66 @@ class Conn:
             raise reply
         return reply
 
-    def _do_observed(self, span: Optional[_obs.Span], timeout: Optional[float], command: Union[str, bytes],
-                     data: bytes, pending: int, ctx: Optional[_context.Context]) -> Any:
-        """``_do`` with metrics and a span: the same exchange, each reply counted under its command."""
-        own = _obs.samples(command) if command and _obs.ENABLED else None
-        start = _perf_ns()
-        phase = "write"
-        reply: Any
-        try:
-            try:
-                if own is not None:
-                    own.written.append(len(data))
-                    self._last_samples = own
-                self._write_buffered(
-                    data, self._write_timeout if ctx is None else self._context_write_timeout(ctx))
-                phase = "read"
-                deadline = None if timeout is None else _monotonic() + timeout
-                if pending:
-                    reply = [self._read_counted(deadline, own if i == pending else None)
-                             for i in range(pending + 1 if command else pending)]
-                else:
-                    reply = self._read_counted(deadline, own)
-            except BaseException as exc:
-                err = self._failed(exc, ctx, command, phase)
-                if span is not None:
-                    span.fail(err)
-                raise err from None
-            if pending:
-                try:
-                    return _settle(reply, command)
-                except Error as exc:
-                    if span is not None:
-                        span.fail(exc)
-                    raise
-            return _returned(reply, span)
-        finally:
-            if own is not None:
-                own.latency_ns.append(_perf_ns() - start)
-            if span is not None:
-                span.end()
+    def _observed_failure(self, span: Optional[_rec.SpanLike], series: Optional[_rec.CommandSamples],
+                          start: int, err: BaseException) -> None:
+        """A call that failed before its replies were all read: timed, and its span (and any
+        pipeline span left open) failed and ended."""
+        if series is not None:
+            series.failed.append((_perf_ns() - start, type(err).__name__, ""))
+        if span is not None:
+            _rec.fail(span, err)
+            span.end()
+        self._end_batch(err)
 
-    def _read_counted(self, deadline: Optional[float], samples: Optional[_obs.CommandSamples]) -> Any:
-        """One reply, counted (size, error) under ``samples`` or the command it answers."""
+    def _series_of(self, command: Union[str, bytes]) -> _rec.CommandSamples:
+        """The recorder's series for ``command`` on this connection (cached while the context
+        has no tags of its own)."""
+        if _rec.current_tags():
+            return _rec.samples(command, self._server)
+        try:
+            series = self._series.get(command)
+        except TypeError:  # an unhashable name (a bytearray)
+            return _rec.samples(command, self._server)
+        if series is None:
+            series = self._series[command] = _rec.samples(command, self._server)
+        return series
+
+    def _note_sent(self, command: Union[str, bytes], size: int) -> None:
+        """A buffered command, for the recorder: its write counted, its reply's series queued,
+        and its name kept for the span of the pipeline it will be flushed in."""
+        if _rec.ENABLED:
+            series = self._last_series = self._series_of(command)
+            series.written.append(size)
+            self._pending_series.append(series)
+        if _rec.PIPELINES:
+            self._batch.append(command.decode("utf-8", "replace") if isinstance(command, bytes) else str(command))
+
+    def _start_batch(self) -> None:
+        """After a flush wrote buffered commands: the span of that pipeline, until its last reply."""
+        names, self._batch = self._batch, []
+        if self._batch_span is None and names:
+            self._batch_span = _rec.pipeline_span(self, names)
+
+    def _end_batch(self, err: Optional[BaseException]) -> None:
+        span = self._batch_span
+        if span is not None:
+            self._batch_span = None
+            if err is not None:
+                _rec.fail(span, err)
+            span.end()
+
+    def _read_observed(self, deadline: Optional[float], series: Optional[_rec.CommandSamples]) -> Any:
+        """One reply, its size counted under ``series`` or under the command it answers."""
         reader = self._reader
         before = reader.consumed
         reply = self._read(deadline)
-        if _obs.ENABLED:
-            if samples is None:
-                queue = self._pending_samples
-                samples = queue.popleft() if queue else self._last_samples or _obs.samples("")
-            samples.read.append(reader.consumed - before)
+        if _rec.ENABLED:
+            if series is None:
+                queue = self._pending_series
+                series = queue.popleft() if queue else self._last_series or self._series_of("")
+            series.read.append(reader.consumed - before)
             if type(reply) is Error:
-                _obs.record_error(samples.cmd, _obs.KIND_REPLY, _obs.error_detail(reply))
+                _rec.record_error(series.cmd, _rec.KIND_REPLY, _rec.error_detail(reply))
         return reply
 
     def _receive(self, timeout: Optional[float], ctx: Optional[_context.Context]) -> Any:
@@ -428,34 +471,45 @@ class Conn:
             raise _again(self._err)
         lock = self._receive_lock
         lock.acquire()
-        span = _obs.method_span(self, "receive") if _TRACE_MODULE in _modules else None
+        observed = _rec.ON or _OC_TRACE in _modules
+        span = _rec.method_span(self, "receive") if observed else None
         try:
             try:
                 deadline = None if timeout is None else _monotonic() + timeout
-                reply = self._read_counted(deadline, None) if _obs.ENABLED else self._read(deadline)
+                reply = self._read_observed(deadline, None) if observed else self._read(deadline)
             except BaseException as exc:
                 err = self._failed(exc, ctx, "", "read")
-                if span is not None:
-                    span.fail(err)
+                if observed:
+                    self._observed_failure(span, None, 0, err)
+                    span = None
                 raise err from None
             # Pub/sub receives more replies than it sends; never go negative, so
             # the connection works normally again after unsubscribing.
             if self._sent > self._received:
                 self._received += 1
-            return _returned(reply, span)
+                if self._sent == self._received and self._batch_span is not None:
+                    self._end_batch(None)
+            if type(reply) is Error:
+                if span is not None:
+                    _rec.fail(span, reply)
+                raise reply
+            return reply
         finally:
             lock.release()
             if span is not None:
                 span.end()
 
-    def _flush(self, span: Optional[_obs.Span]) -> None:
+    def _flush(self, span: Optional[_rec.SpanLike]) -> None:
         try:
             self._write_buffered(b"", self._write_timeout)
         except BaseException as exc:
             err = self._failed(exc, None, "", "write")
             if span is not None:
-                span.fail(err)
+                _rec.fail(span, err)
+            self._end_batch(err)
             raise err from None
+        if self._batch:
+            self._start_batch()
 
     def _read(self, deadline: Optional[float]) -> Any:
         """One complete reply; ``deadline`` (monotonic) bounds the whole reply."""
@@ -531,7 +585,7 @@ class Conn:
         with _FATAL_LOCK:
             self._ctx_call += 1
             call = self._ctx_call
-        unregister = ctx.on_cancel(lambda err: self._fatal(err, _obs.STATE_ERROR, call))
+        unregister = ctx.on_cancel(lambda err: self._fatal(err, _rec.STATE_ERROR, call))
 
         def done() -> None:
             with _FATAL_LOCK:
@@ -578,7 +632,7 @@ class Conn:
                 self._err = err
         if first:
             _close_socket(self._sock)
-            _obs.record_closed(state)
+            _rec.record_closed(state)
         return self._err  # type: ignore[return-value]
 
     def _failed(self, exc: BaseException, ctx: Optional[_context.Context], command: Union[str, bytes],
@@ -606,13 +660,13 @@ class Conn:
             err = ConnectionError(f"redigo: I/O interrupted by {type(exc).__name__}: {exc}")
         else:
             self._fatal(ConnectionError(f"redigo: I/O interrupted by {type(exc).__name__}"))
-            _obs.record_error(command, phase, type(exc).__name__)
+            _rec.record_error(command, phase, type(exc).__name__)
             return exc
         first = self._fatal(err)
         if first is err:
-            kind = (_obs.KIND_PROTOCOL if isinstance(err, ProtocolError) else
-                    _obs.KIND_TIMEOUT if isinstance(err, builtins.TimeoutError) else phase)
-            _obs.record_error(command, kind, type(err).__name__)
+            kind = (_rec.KIND_PROTOCOL if isinstance(err, ProtocolError) else
+                    _rec.KIND_TIMEOUT if isinstance(err, builtins.TimeoutError) else phase)
+            _rec.record_error(command, kind, type(err).__name__)
         return first
 
 
@@ -642,13 +696,13 @@ def _concurrent() -> RedigoError:
                        "still owed, or it is receiving; give each thread its own conn, from a Pool")
 
 
-def _returned(reply: Any, span: Optional[_obs.Span]) -> Any:
-    """A call's reply, raised instead if it is an error reply (and noted on the span)."""
-    if type(reply) is Error:
-        if span is not None:
-            span.fail(reply)
-        raise reply
-    return reply
+def _first_error(replies: List[Any], command: Union[str, bytes]) -> Optional[Error]:
+    """The error reply a ``do`` raises (see :func:`_settle`), or None: what its span and
+    its duration are labelled with."""
+    for reply in replies if command else ():
+        if type(reply) is Error:
+            return reply
+    return None
 
 
 def _settle(replies: List[Any], command: Union[str, bytes]) -> Any:
@@ -824,7 +878,8 @@ def dial_context(
     attrs: Dict[str, Any] = {"db.system.name": "redis", "db.namespace": str(database)}
     attrs.update({"network.peer.address": host} if network == "unix" else
                  {"server.address": host, "server.port": port})
-    span = _obs.start_span("redis.dial", {**attrs, **(default_attributes or {})})
+    span = (_rec.start_span("redis.dial", {**attrs, **(default_attributes or {})})
+            if _rec.ON or _OC_TRACE in _modules else None)
     try:
         try:
             if dial_context_func is not None:
@@ -850,14 +905,14 @@ def dial_context(
             raise
     except BaseException as exc:
         if isinstance(exc, Exception):
-            _obs.record_error("DIAL", _obs.KIND_DIAL, _obs.error_detail(exc))
+            _rec.record_error("DIAL", _rec.KIND_DIAL, _rec.error_detail(exc))
         if span is not None:
-            span.fail(exc)
+            _rec.fail(span, exc)
             span.end()
         raise
     conn = Conn(sock, read_timeout, write_timeout, network="unix" if network == "unix" else "tcp",
                 host=host, port=port, database=database, default_attributes=default_attributes)
-    _obs.record_open(_obs.STATE_NEW)
+    _rec.record_open(_rec.STATE_NEW)
     try:
         if password:
             conn.do_context(ctx, "AUTH", *((username, password) if username else (password,)))
@@ -866,9 +921,9 @@ def dial_context(
         if database:
             conn.do_context(ctx, "SELECT", database)
     except BaseException as exc:
-        conn._close(_obs.STATE_ERROR)
+        conn._close(_rec.STATE_ERROR)
         if span is not None:
-            span.fail(exc)
+            _rec.fail(span, exc)
         raise
     finally:
         if span is not None:

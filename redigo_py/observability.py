@@ -29,13 +29,15 @@ exception's class name, never a free-form message); connections opened
 
 Why not call opencensus on every command: its recorder deep-copies the view
 data on every ``record()`` (~78 µs with three views, more than a loopback
-GET). Instead the connection appends each sample to a plain list (atomic
-under the GIL, no lock), and :func:`flush` — run by a background thread
-every :data:`FLUSH_INTERVAL` seconds, at exit, or by hand — folds the
-samples into opencensus's own view data, bucket by bucket, with the same
-rules as ``DistributionAggregationData.add_sample``, then notifies the
-registered exporters once. Exporters and ``stats.get_metrics()`` therefore
-see the values naive recording would give, for a fraction of the cost.
+GET). Instead the connection records each sample once, in the library's own
+recorder (:mod:`redigo_py._recorder`, the one seam that OpenTelemetry's
+metrics are fed from too), and :func:`flush` — run by a background thread
+every :data:`FLUSH_INTERVAL` seconds, at exit, or by hand — hands the
+samples to this module, which folds them into opencensus's own view data,
+bucket by bucket, with the same rules as
+``DistributionAggregationData.add_sample``, then notifies the registered
+exporters once. Exporters and ``stats.get_metrics()`` therefore see the
+values naive recording would give, for a fraction of the cost.
 
 Recording is on only while at least one view of these measures is
 registered (with :func:`register_views`, or ``view_manager.register_view``
@@ -56,7 +58,6 @@ costs a context-variable lookup and no span.
 
 from __future__ import annotations
 
-import atexit
 import datetime
 import logging
 import math
@@ -68,9 +69,32 @@ from contextvars import ContextVar
 from fractions import Fraction
 from operator import mul
 from random import getrandbits as _random_bits
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
-from . import _fork
+from . import _recorder
+
+if TYPE_CHECKING:
+    from .conn import Conn
+from ._recorder import (  # noqa: F401 - the bounded label values, named here as the fork names them
+    FLUSH_INTERVAL,
+    KIND_DIAL,
+    KIND_POOL_GET,
+    KIND_PROTOCOL,
+    KIND_READ,
+    KIND_REPLY,
+    KIND_TIMEOUT,
+    KIND_WRITE,
+    STATE_COMPLETE,
+    STATE_ERROR,
+    STATE_IDLE,
+    STATE_LIFETIME,
+    STATE_NEW,
+    STATE_REUSED,
+    STATE_STALE,
+    Tags,
+    error_detail,
+    flush,
+)
 
 __all__ = [
     "OBSERVABILITY_METRIC_VIEWS", "register_views", "flush", "FLUSH_INTERVAL",
@@ -97,21 +121,6 @@ _OWN_KEYS = frozenset((KEY_COMMAND, KEY_KIND, KEY_DETAIL, KEY_STATE))
 
 # ``kind`` of an error and ``state`` of a connection: bounded sets, so that a
 # metrics backend never sees an unbounded label.
-KIND_DIAL = "dial"
-KIND_WRITE = "write"
-KIND_READ = "read"
-KIND_REPLY = "reply"
-KIND_POOL_GET = "pool_get"
-KIND_TIMEOUT = "timeout"
-KIND_PROTOCOL = "protocol"
-STATE_NEW = "new"
-STATE_REUSED = "reused"
-STATE_STALE = "stale"
-STATE_IDLE = "idle"
-STATE_LIFETIME = "lifetime"
-STATE_COMPLETE = "complete"
-STATE_ERROR = "error"
-
 #: Latency buckets, milliseconds: 0.01 ms to 10 s (opencensus drops a 0 bound).
 LATENCY_BOUNDS_MS: Tuple[float, ...] = (
     0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0,
@@ -122,9 +131,6 @@ BYTES_BOUNDS: Tuple[int, ...] = (
     16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
     268435456, 1073741824,
 )
-
-#: Seconds between background flushes into opencensus's view data.
-FLUSH_INTERVAL = 1.0
 
 # (measure, description, unit, view name, view description, tag keys, distribution bounds or None)
 _DEFINITIONS = (
@@ -154,48 +160,14 @@ _DEFINITIONS = (
      (KEY_STATE,), None),
 )
 
-Tags = Tuple[Tuple[str, str], ...]
-
 _log = logging.getLogger(__name__)
 
 # -- the hot path: plain lists, no locks ------------------------------------
 
-#: True while a view of our measures is registered. Read by conn and pool on
-#: every call; written only by :func:`_enable`.
-ENABLED = False
-
-
-class CommandSamples:
-    """Samples of one command (under one set of context tags) since the last flush.
-
-    The connection appends to these lists directly: ``list.append`` is atomic
-    under the GIL, so recording needs no lock, and :func:`flush` takes a
-    prefix of each list away without losing a concurrent append.
-    """
-
-    __slots__ = ("cmd", "tags", "written", "read", "latency_ns")
-
-    def __init__(self, cmd: str, tags: Tags) -> None:
-        self.cmd = cmd
-        self.tags = tags
-        self.written: List[int] = []
-        self.read: List[int] = []
-        self.latency_ns: List[int] = []
-
-
-_commands: Dict[Any, CommandSamples] = {}
-# Past this many (command, context tags) series, new ones are counted under
-# cmd=OTHER: the table, and the metrics backend's label sets, stay bounded.
-_MAX_SERIES = 4096
-_OVERFLOW = "OTHER"
-_counts: Dict[Tuple[str, Tags], int] = {}
-_counts_lock = threading.Lock()
-
-
 _tag_var: "Optional[ContextVar[Any]]" = None  # opencensus's context variable of the current tag map
 
 
-def current_tags() -> Tags:
+def _context_tags() -> Tags:
     """The tags of opencensus's current tag map (Go's ctx tags), as the base of ours."""
     global _tag_var
     var = _tag_var
@@ -212,56 +184,7 @@ def current_tags() -> Tags:
     return tuple((str(k), str(v)) for k, v in tag_map.map.items() if k not in _OWN_KEYS)
 
 
-def samples(command: Any) -> CommandSamples:
-    """The sample lists for ``command`` under the current context tags."""
-    tags = current_tags()
-    key = (command, tags) if tags else command
-    try:
-        found = _commands.get(key)
-    except TypeError:  # an unhashable name (a bytearray): count it under its bytes
-        return samples(bytes(command) if isinstance(command, (bytearray, memoryview)) else str(command))
-    if found is None:
-        name = command.decode("utf-8", "replace") if isinstance(command, bytes) else str(command)
-        if len(_commands) >= _MAX_SERIES:  # made-up names or high-cardinality context tags
-            key, name, tags = _OVERFLOW, _OVERFLOW, ()
-        found = _commands.setdefault(key, CommandSamples(name.upper(), tags))
-    return found
-
-
-def _count(measure: str, tags: Dict[str, str]) -> None:
-    items = tuple(sorted(tags.items())) + current_tags()
-    with _counts_lock:
-        key = (measure, items)
-        _counts[key] = _counts.get(key, 0) + 1
-
-
-def record_error(command: Any, kind: str, detail: str) -> None:
-    """One ``redis/errors`` sample; ``detail`` must already be bounded (see module doc)."""
-    if ENABLED:
-        name = command.decode("utf-8", "replace") if isinstance(command, bytes) else str(command)
-        _count(MEASURE_ERRORS, {KEY_COMMAND: name.upper(), KEY_KIND: kind, KEY_DETAIL: detail})
-
-
-def record_open(state: str) -> None:
-    """One ``redis/connections_open`` sample (``new`` from a dial, ``reused`` from a pool)."""
-    if ENABLED:
-        _count(MEASURE_CONNECTIONS_OPEN, {KEY_STATE: state})
-
-
-def record_closed(state: str) -> None:
-    """One ``redis/connections_closed`` sample, once per socket really closed."""
-    if ENABLED:
-        _count(MEASURE_CONNECTIONS_CLOSED, {KEY_STATE: state})
-
-
-def error_detail(exc: BaseException) -> str:
-    """Bounded ``detail``: an error reply's first word, else the exception class name."""
-    from .errors import Error
-
-    if isinstance(exc, Error):
-        word = str(exc).split(" ", 1)[0]
-        return word if word.isupper() and len(word) <= 32 else "ERR"
-    return type(exc).__name__
+_recorder._tag_source = _context_tags
 
 
 # -- opencensus objects (imported lazily) -------------------------------------
@@ -319,79 +242,45 @@ def register_views() -> None:
 def __getattr__(name: str) -> Any:
     if name == "OBSERVABILITY_METRIC_VIEWS":
         return observability_metric_views()
+    if name == "ENABLED":  # whether recording is on (for any world)
+        return _recorder.ENABLED
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-_flusher: Optional[threading.Thread] = None
-_stop_flusher = threading.Event()
-
-
 def _enable() -> None:
-    global ENABLED
-    if ENABLED:
-        return
-    with _views_lock:
-        if ENABLED:
-            return
-        ENABLED = True
-        _start_flusher()
-        atexit.register(flush)
-
-
-def _start_flusher() -> None:
-    """The background thread that calls :func:`flush` every :data:`FLUSH_INTERVAL` seconds."""
-    global _flusher
-    _flusher = threading.Thread(target=_flush_loop, name="redigo_py-metrics", daemon=True)
-    _flusher.start()
-
-
-def _flush_loop() -> None:
-    while not _stop_flusher.wait(FLUSH_INTERVAL):
-        try:
-            flush()
-        except Exception:  # noqa: BLE001 - the thread must outlive any one failure
-            _log.exception("redigo_py: folding metrics failed")
+    _recorder.add_sink(_SINK)
 
 
 # -- folding samples into opencensus's view data -------------------------------
 
-_flush_lock = threading.Lock()
+_EVENT_MEASURES = {
+    _recorder.EVENT_ERROR: MEASURE_ERRORS,
+    _recorder.EVENT_OPEN: MEASURE_CONNECTIONS_OPEN,
+    _recorder.EVENT_CLOSED: MEASURE_CONNECTIONS_CLOSED,
+}
 
 
-def _take(values: List[Any]) -> List[Any]:
-    """Remove and return the current prefix of ``values``; later appends stay."""
-    n = len(values)
-    taken = values[:n]
-    del values[:n]
-    return taken
+class _OpenCensusSink:
+    """The recorder's batches, folded into opencensus's view data and exported once per flush."""
 
-
-def flush() -> None:
-    """Fold every sample recorded so far into opencensus's view data and export once.
-
-    Called every :data:`FLUSH_INTERVAL` seconds by a background thread and at
-    exit; call it yourself before reading view data in a test or before
-    shutting an exporter down.
-    """
-    with _flush_lock:
+    def fold(self, batch: _recorder.Batch) -> None:
+        if "opencensus.stats.stats" not in sys.modules:
+            return
         batches: List[Tuple[str, Tags, List[Any]]] = []
-        for s in list(_commands.values()):
+        for s, written, read, latency, failed in batch.commands:
             tags = ((KEY_COMMAND, s.cmd),) + s.tags
-            written, read, latency = _take(s.written), _take(s.read), _take(s.latency_ns)
             if written:
                 batches.append((MEASURE_BYTES_WRITTEN, tags, written))
                 batches.append((MEASURE_WRITES, tags, [1] * len(written)))
             if read:
                 batches.append((MEASURE_BYTES_READ, tags, read))
                 batches.append((MEASURE_READS, tags, [1] * len(read)))
-            if latency:
-                batches.append((MEASURE_ROUNDTRIP_LATENCY, tags, [ns / 1e6 for ns in latency]))
-        with _counts_lock:
-            counts = dict(_counts)
-            _counts.clear()
-        for (measure, tags), n in counts.items():
-            batches.append((measure, tags, [1] * n))
-        if not batches or "opencensus.stats.stats" not in sys.modules:
+            if latency or failed:
+                batches.append((MEASURE_ROUNDTRIP_LATENCY, tags,
+                                [ns / 1e6 for ns in latency] + [f[0] / 1e6 for f in failed]))
+        for (event, tags), n in batch.counts.items():
+            batches.append((_EVENT_MEASURES[event], tags, [1] * n))
+        if not batches:
             return
         from opencensus.stats import stats as stats_module
 
@@ -415,36 +304,22 @@ def flush() -> None:
             except Exception:  # noqa: BLE001 - the data is folded; one broken exporter must not
                 _log.exception("redigo_py: a metrics exporter failed")  # fail the caller (or exit)
 
+    def forked(self) -> None:
+        """The view data of our measures is the parent's, exported by it: the child starts empty."""
+        global _views_lock
+        _views_lock = threading.Lock()
+        if "opencensus.stats.stats" in sys.modules:
+            from opencensus.stats import stats as stats_module
 
-def _forked() -> None:
-    """In a forked child: record from empty, and export on the parent's schedule.
-
-    The samples not yet folded, and the view data of our measures, are the
-    parent's: the parent exports them, so the child drops its copies rather
-    than count them twice. Locks are made afresh (a parent's thread may have
-    held one at the fork), and the flush thread, which did not survive the
-    fork, is started again.
-    """
-    global _commands, _counts, _counts_lock, _flush_lock, _views_lock
-    _commands = {}
-    _counts = {}
-    _counts_lock = threading.Lock()
-    _flush_lock = threading.Lock()
-    _views_lock = threading.Lock()
-    if "opencensus.stats.stats" in sys.modules:
-        from opencensus.stats import stats as stats_module
-
-        mtvm = stats_module.stats.view_manager.measure_to_view_map
-        for measure, ours in _measures.items():
-            if mtvm._registered_measures.get(measure) is ours:
-                for vd in mtvm._measure_to_view_data_list_map.get(measure, ()):
-                    vd.tag_value_aggregation_data_map.clear()
-                    vd.start()
-    if ENABLED:
-        _start_flusher()
+            mtvm = stats_module.stats.view_manager.measure_to_view_map
+            for measure, ours in _measures.items():
+                if mtvm._registered_measures.get(measure) is ours:
+                    for vd in mtvm._measure_to_view_data_list_map.get(measure, ()):
+                        vd.tag_value_aggregation_data_map.clear()
+                        vd.start()
 
 
-_fork.at_child(_forked)
+_SINK = _OpenCensusSink()
 
 
 def _fold(data: Any, values: Sequence[Any]) -> None:
@@ -552,23 +427,19 @@ class Span:
         self.start = time.time()
         self._token = _current_span.set(self)
 
-    def fail(self, exc: BaseException, message: Optional[str] = None) -> None:
+    def fail(self, exc: BaseException) -> None:
         """Set the status from a failure: a bounded message, no arguments, no secrets."""
         from opencensus.trace.status import Status
 
         code = 4 if isinstance(exc, TimeoutError) else 2  # DEADLINE_EXCEEDED or UNKNOWN
-        self.status = Status(code, message or f"{error_detail(exc)}: {_safe_message(exc)}")
-        words = str(exc).split(" ")
-        if len(words) == 3 and words[0] in ("MOVED", "ASK") and words[1].isdigit():
-            # A cluster redirect: where the slot lives now, on the span of the command that got it.
-            self.annotate("redirect", type=words[0], slot=int(words[1]), address=words[2])
+        self.status = Status(code, f"{error_detail(exc)}: {_safe_message(exc)}")
 
-    def annotate(self, description: str, **attributes: Any) -> None:
+    def event(self, name: str, **attributes: Any) -> None:
         """A timed annotation (an event) on this span."""
         from opencensus.trace.attributes import Attributes
         from opencensus.trace.time_event import Annotation
 
-        self.annotations.append(Annotation(datetime.datetime.utcnow(), description, Attributes(attributes)))
+        self.annotations.append(Annotation(datetime.datetime.utcnow(), name, Attributes(attributes)))
 
     def end(self) -> None:
         """Finish the span and hand it to the tracer's exporter."""
@@ -636,43 +507,44 @@ def _sampled_tracer() -> Any:
     return decision
 
 
-def start_span(name: str, attributes: Dict[str, Any], tracer: Any = None) -> Optional[Span]:
-    """A CLIENT span under the current span, or None when the trace is not sampled."""
-    tracer = tracer or _sampled_tracer()
-    if tracer is None:
+class _OpenCensusTracing:
+    """opencensus's spans for the recorder's tracer seam: ``redis.Conn.<CMD>``, one span per
+    ``send``/``flush``/``receive``/``close``, under the current tracer when it samples."""
+
+    def command(self, conn: "Conn", command: Any, args: Sequence[Any]) -> Optional[Span]:
+        tracer = _sampled_tracer()
+        if tracer is None:
+            return None
+        name = command.decode("utf-8", "replace") if isinstance(command, bytes) else str(command)
+        upper = name.upper() if name else "DO"
+        attrs = _attributes(conn)
+        attrs["db.operation.name"] = upper
+        attrs["db.query.text"] = " ".join([upper] + ["?"] * len(args))
+        return Span(tracer, "redis.Conn." + upper, attrs)
+
+    def method(self, conn: "Conn", method: str) -> Optional[Span]:
+        tracer = _sampled_tracer()
+        if tracer is None:
+            return None
+        return Span(tracer, "redis.Conn." + method, _attributes(conn))
+
+    def operation(self, name: str, attributes: Dict[str, Any]) -> Optional[Span]:
+        tracer = _sampled_tracer()
+        if tracer is None:
+            return None
+        return Span(tracer, name, attributes)
+
+    def pipeline(self, conn: "Conn", commands: List[str]) -> None:
+        """opencensus has a span per ``send``/``flush``/``receive`` instead."""
         return None
-    return Span(tracer, name, attributes)
 
 
-def conn_attributes(conn: Any) -> Dict[str, Any]:
-    """The semantic-convention attributes that describe a connection's server."""
-    attrs: Dict[str, Any] = {"db.system.name": "redis", "db.namespace": str(conn.database)}
-    if conn.network == "unix":
-        attrs["network.peer.address"] = conn.host
-    else:
-        attrs["server.address"] = conn.host
-        attrs["server.port"] = conn.port
+def _attributes(conn: "Conn") -> Dict[str, Any]:
+    """The connection's server attributes, and its ``default_attributes`` (the fork's option)."""
+    attrs = _recorder.conn_attributes(conn)
     if conn.default_attributes:
         attrs.update(conn.default_attributes)
     return attrs
 
 
-def command_span(conn: Any, command: Any, args: Sequence[Any]) -> Optional[Span]:
-    """The span of one ``do``: ``redis.Conn.<CMD>`` with the query text reduced to ``?``s."""
-    tracer = _sampled_tracer()
-    if tracer is None:
-        return None
-    name = command.decode("utf-8", "replace") if isinstance(command, bytes) else str(command)
-    upper = name.upper() if name else "DO"
-    attrs = conn_attributes(conn)
-    attrs["db.operation.name"] = upper
-    attrs["db.query.text"] = " ".join([upper] + ["?"] * len(args))
-    return Span(tracer, "redis.Conn." + upper, attrs)
-
-
-def method_span(conn: Any, method: str) -> Optional[Span]:
-    """The span of ``send``/``flush``/``receive``/``close``: ``redis.Conn.<method>``."""
-    tracer = _sampled_tracer()
-    if tracer is None:
-        return None
-    return Span(tracer, "redis.Conn." + method, conn_attributes(conn))
+_recorder.set_oc_backend(_OpenCensusTracing())

@@ -62,6 +62,7 @@ error      it came back failed (``err()`` set), in MONITOR, or with state
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -70,7 +71,7 @@ from typing import Any, Callable, Deque, List, Optional, Union
 
 from . import _fork
 from . import context as _context
-from . import observability as _obs
+from . import _recorder as _rec
 from .commandinfo import (
     MONITOR_STATE,
     MULTI_STATE,
@@ -79,7 +80,7 @@ from .commandinfo import (
     WATCH_STATE,
     lookup_command_info,
 )
-from .conn import Conn
+from .conn import Conn, join_host_port
 from .errors import ConnectionError, ErrPoolExhausted, PoolClosedError, RedigoError
 
 __all__ = ["Pool", "PoolStats", "new_pool"]
@@ -91,6 +92,9 @@ _now = time.monotonic
 
 
 _BACKGROUND = _context.background()
+_perf_ns = time.perf_counter_ns
+_modules = sys.modules
+_OC_TRACE = _rec.OC_TRACE_MODULE
 _GET_ON_CLOSED_POOL = "redigo: get on closed pool"  # redigo's text
 
 # ECHOed after UNSUBSCRIBE/PUNSUBSCRIBE: the reply that marks the end of a
@@ -124,13 +128,14 @@ class PoolStats:
 class _PoolConn:
     """A connection the pool owns, with the times its bookkeeping needs."""
 
-    __slots__ = ("c", "t", "created", "generation")
+    __slots__ = ("c", "t", "created", "generation", "lent_ns")
 
     def __init__(self, c: Conn, created: float, generation: object) -> None:
         self.c = c
         self.t = created  # when it last went back to the pool (_now() seconds)
         self.created = created
         self.generation = generation  # the pool's generation: a new one in each forked child
+        self.lent_ns = 0  # perf_counter_ns() when lent out, while metrics are on
 
 
 class _Waiter:
@@ -185,6 +190,7 @@ class Pool:
         idle_timeout: float = 0,
         wait: bool = False,
         max_conn_lifetime: float = 0,
+        name: Optional[str] = None,
     ) -> None:
         self.dial = dial
         self.dial_context = dial_context
@@ -195,9 +201,12 @@ class Pool:
         self.idle_timeout = idle_timeout
         self.wait = wait
         self.max_conn_lifetime = max_conn_lifetime
+        self.name = name  #: the pool's name in metrics (None: host:port/db of what it dials)
+        self._dialled_name = ""
         self._closed = False
         self._start()
         _fork.track(self)
+        _rec.track_pool(self)
 
     def _start(self) -> None:
         """The pool's state, empty: at construction and in a forked child."""
@@ -242,24 +251,34 @@ class Pool:
 
     def _borrow(self, ctx: _context.Context) -> "_ActiveConn":
         """``_get`` inside a ``redis.Pool.get`` span (a dial it makes is the span's child)."""
-        span = _obs.start_span("redis.Pool.get", {"db.system.name": "redis"})
+        if not (_rec.ON or _OC_TRACE in _modules):
+            return self._get(ctx, None)
+        span = _rec.start_span("redis.Pool.get", {"db.system.name": "redis",
+                                                  "db.client.connection.pool.name": self._pool_name()})
         if span is None:
-            return self._get(ctx)
+            return self._get(ctx, None)
         try:
-            return self._get(ctx)
+            return self._get(ctx, span)
         except BaseException as exc:
-            span.fail(exc)
+            _rec.fail(span, exc)
             raise
         finally:
             span.end()
 
-    def _get(self, ctx: _context.Context) -> "_ActiveConn":
-        """Borrow: a slot, then the newest idle connection that passes the checks, else a new one."""
+    def _pool_name(self) -> str:
+        """The ``name`` given, else ``host:port/db`` of the first connection dialled (or "")."""
+        return self.name or self._dialled_name
+
+    def _get(self, ctx: _context.Context, span: Optional[_rec.SpanLike]) -> "_ActiveConn":
+        """Borrow: a slot, then the newest idle connection that passes the checks, else a new one.
+
+        ``span`` (the get's, when traced) hears of a wait for a slot and of a dial.
+        """
         lock = self._lock
         lock.acquire()
         if self.wait and self.max_active > 0 and (ctx is not _BACKGROUND or not self._slot_free()):
             lock.release()
-            self._take_slot(ctx)  # returns with the lock held and the slot taken
+            self._take_slot(ctx, span)  # returns with the lock held and the slot taken
         else:
             self._in_use += 1
         expired = self._pop_expired() if self.idle_timeout > 0 and self._idle else None
@@ -268,16 +287,16 @@ class Pool:
         try:
             if expired:
                 for old in expired:
-                    self._discard(old, _obs.STATE_IDLE)
+                    self._discard(old, _rec.STATE_IDLE)
             while pc is not None:
                 try:
                     reason = self._unfit(ctx, pc)
                 except BaseException:
-                    self._discard(pc, _obs.STATE_ERROR)
+                    self._discard(pc, _rec.STATE_ERROR)
                     raise
                 if reason is None:
-                    _obs.record_open(_obs.STATE_REUSED)
-                    return _ActiveConn(self, pc)
+                    _rec.record_open(_rec.STATE_REUSED)
+                    return _ActiveConn(self, self._lent(pc))
                 self._discard(pc, reason)
                 with lock:
                     pc = self._idle.pop() if self._idle else None
@@ -287,19 +306,31 @@ class Pool:
                 if not self.wait and 0 < self.max_active <= self._active:
                     raise _refused(ErrPoolExhausted())
                 self._active += 1
+            started = _perf_ns()
+            if span is not None:
+                span.event("dial")
             try:
                 c = self._dial(ctx)
             except BaseException:
                 with lock:
                     self._active -= 1
                 raise
-            return _ActiveConn(self, _PoolConn(c, _now(), self._generation))  # dial counted it as opened: new
+            if not self._dialled_name and isinstance(c, Conn):
+                self._dialled_name = f"{join_host_port(c.host, c.port)}/{c.database}"
+            _rec.record_pool_time(self._pool_name(), _rec.POOL_CREATE, _perf_ns() - started)
+            # dial counted it as opened: new
+            return _ActiveConn(self, self._lent(_PoolConn(c, _now(), self._generation)))
         except BaseException:
             with lock:
                 self._release_slot()
             raise
 
-    def _take_slot(self, ctx: _context.Context) -> None:
+    def _lent(self, pc: _PoolConn) -> _PoolConn:
+        """``pc`` going out: when it went, for the use time the recorder reports at its return."""
+        pc.lent_ns = _perf_ns() if _rec.ENABLED else 0
+        return pc
+
+    def _take_slot(self, ctx: _context.Context, span: Optional[_rec.SpanLike]) -> None:
         """Wait, first come first served, until fewer than ``max_active`` are lent out.
 
         Called without the lock; returns holding it, the slot taken. Raises
@@ -320,12 +351,15 @@ class Pool:
         # callback runs right here.
         unregister = ctx.on_cancel(waiter.wake) if ctx.cancellable() else None
         start = time.monotonic()
+        started = _perf_ns()
         lock.acquire()
         try:
             if self._slot_free():  # freed while the lock was down
                 self._in_use += 1
                 return
             self._waiters.append(waiter)
+            if span is not None:
+                span.event("wait")
             try:
                 while True:
                     # A grant or cancel that lands after these checks has
@@ -334,6 +368,8 @@ class Pool:
                         raise _refused(PoolClosedError(_GET_ON_CLOSED_POOL))
                     err = ctx.err()
                     if err is not None:
+                        if isinstance(err, _context.DeadlineExceeded):
+                            _rec.record_pool_timeout(self._pool_name())
                         raise _refused(err)
                     if waiter.granted:
                         break
@@ -350,6 +386,7 @@ class Pool:
                 raise
             self._wait_count += 1
             self._wait_duration += time.monotonic() - start
+            _rec.record_pool_time(self._pool_name(), _rec.POOL_WAIT, _perf_ns() - started)
         except BaseException:
             lock.release()
             raise
@@ -383,14 +420,14 @@ class Pool:
     def _unfit(self, ctx: _context.Context, pc: _PoolConn) -> Optional[str]:
         """Why an idle connection must not be lent out, or None if it may."""
         if self.max_conn_lifetime > 0 and _now() - pc.created >= self.max_conn_lifetime:
-            return _obs.STATE_LIFETIME  # checked first: no point testing a connection that is too old anyway
+            return _rec.STATE_LIFETIME  # checked first: no point testing a connection that is too old anyway
         try:
             if self.test_on_borrow is not None:
                 self.test_on_borrow(pc.c, pc.t)
             if self.test_on_borrow_context is not None:
                 self.test_on_borrow_context(ctx, pc.c, pc.t)
         except Exception:
-            return _obs.STATE_STALE
+            return _rec.STATE_STALE
         return None
 
     def _dial(self, ctx: _context.Context) -> Conn:
@@ -406,7 +443,9 @@ class Pool:
         """A borrowed connection came back, cleaned up; keep it idle or close it."""
         if pc.generation is not self._generation:
             return  # lent out before a fork, in the parent: nothing of this process's to give back
-        reason = _obs.STATE_ERROR if broken else _obs.STATE_COMPLETE
+        if pc.lent_ns:
+            _rec.record_pool_time(self._pool_name(), _rec.POOL_USE, _perf_ns() - pc.lent_ns)
+        reason = _rec.STATE_ERROR if broken else _rec.STATE_COMPLETE
         with self._lock:
             if not broken and not self._closed:
                 pc.t = _now()
@@ -433,9 +472,9 @@ class Pool:
             pass  # as redigo: the connection is gone either way, and the caller wants its own result
         with self._lock:
             self._active -= 1
-            if reason is _obs.STATE_IDLE:
+            if reason is _rec.STATE_IDLE:
                 self._idle_closed += 1
-            elif reason is _obs.STATE_LIFETIME:
+            elif reason is _rec.STATE_LIFETIME:
                 self._lifetime_closed += 1
 
     # -- the rest of the Go API ---------------------------------------------
@@ -451,6 +490,11 @@ class Pool:
                 idle_closed_count=self._idle_closed,
                 lifetime_closed_count=self._lifetime_closed,
             )
+
+    def waiting(self) -> int:
+        """Borrowers waiting for a free connection now."""
+        with self._lock:
+            return len(self._waiters)
 
     def active_count(self) -> int:
         """Open connections: lent out plus idle."""
@@ -477,7 +521,7 @@ class Pool:
             for waiter in self._waiters:
                 waiter.wake()
         for pc in idle:
-            self._discard(pc, _obs.STATE_COMPLETE)
+            self._discard(pc, _rec.STATE_COMPLETE)
 
     def __repr__(self) -> str:
         s = self.stats()
@@ -487,7 +531,7 @@ class Pool:
 
 def _refused(err: BaseException) -> BaseException:
     """Count a borrow the pool itself refused (closed, exhausted, context ended)."""
-    _obs.record_error("POOL.GET", _obs.KIND_POOL_GET, _obs.error_detail(err))
+    _rec.record_error("POOL.GET", _rec.KIND_POOL_GET, _rec.error_detail(err))
     return err
 
 
@@ -605,7 +649,8 @@ class _ActiveConn:
         self._pc = None
         c = pc.c
         # The span of the borrower's close: the clean-up and the return trip.
-        span = _obs.method_span(c, "close") if isinstance(c, Conn) else None
+        span = (_rec.method_span(c, "close") if isinstance(c, Conn) and (_rec.ON or _OC_TRACE in _modules)
+                else None)
         state = self._state
         broken = True
         try:

@@ -3,6 +3,11 @@ socket server of the tests' own for feeding a client arbitrary bytes.
 
 Every server is started here and stopped here (by pid); no test touches the
 machine's shared Redis on 6379.
+
+Telemetry backends live in their own modules and are re-exported here so that
+every test module sees their fixtures: a real Prometheus server
+(``prometheus_binary``, ``prometheus``; tests/prometheus_server.py) and a local
+OTLP/HTTP receiver (``otlp_receiver``; tests/otlp_receiver.py).
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ import pytest
 
 import redigo_py as redis
 from redigo_py._server import RedisServer
+
+from .otlp_receiver import otlp_receiver  # noqa: F401 - fixture
+from .prometheus_server import prometheus, prometheus_binary  # noqa: F401 - fixtures
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from opencensus.trace.samplers import AlwaysOffSampler, AlwaysOnSampler
 from opencensus.trace.span import SpanKind
 
 import redigo_py as redis
+from redigo_py import _recorder
 from redigo_py import observability as obs
 from redigo_py.resp import encode
 
@@ -185,12 +186,12 @@ def test_context_tags_are_the_base(views: Dict[str, Any], conn: redis.Conn) -> N
 def test_equal_to_naive_opencensus_recording(views: Dict[str, Any], conn: redis.Conn) -> None:
     """Fold the very same samples naively, through opencensus's own recorder, and compare."""
     obs.flush()
-    with obs._flush_lock:  # hold the background flusher off while the samples are copied
+    with _recorder._flush_lock:  # hold the background flusher off while the samples are copied
         for i in range(200):
             conn.do("SET", f"k{i}", "v" * (i * 37 % 3000))
             conn.do("GET", f"k{i}")
         pending: Dict[str, Tuple[List[int], List[int], List[int]]] = {"SET": ([], [], []), "GET": ([], [], [])}
-        for s in obs._commands.values():  # "set" and "SET" are two entries with one tag
+        for s in _recorder._commands.values():  # "set" and "SET" are two entries with one tag
             if s.cmd in pending and not s.tags:
                 for mine, theirs in zip(pending[s.cmd], (s.written, s.read, s.latency_ns)):
                     mine.extend(theirs)

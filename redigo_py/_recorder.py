@@ -1,0 +1,485 @@
+"""The one observability seam: what connections and pools record, once, for every world.
+
+Connections and pools call this module at fixed points of their exchange
+(a command written, a reply read, a ``do`` timed, a connection opened or
+closed with its reason, a pool get waited or dialled, a connection borrowed
+and returned) and nothing else; they know no telemetry library. What is
+recorded here is fed to *sinks*, one per telemetry world that is turned on
+(OpenCensus views: :mod:`redigo_py.observability`; OpenTelemetry metrics:
+:mod:`redigo_py.otel`), and spans go through *tracer backends* of the same
+two worlds. Both worlds may be on at once; a command is then recorded once
+and counted once in each.
+
+Why aggregate here rather than call a telemetry SDK per command: both SDKs
+cost more per recorded value than a loopback GET costs (opencensus's
+recorder deep-copies view data, ~78 µs; OpenTelemetry's
+``Histogram.record`` ~7 µs). A connection appends each sample to a plain
+list (atomic under the GIL, no lock) and :func:`flush`, run by a background
+thread every :data:`FLUSH_INTERVAL` seconds, at exit, or by a sink about to
+be read, takes the samples away and hands each sink the same batch.
+
+While no sink is on and no tracer backend can trace, a call pays one flag
+check (:data:`ON`) plus, for opencensus tracing (which a user turns on by
+creating a tracer, not through us), a ``sys.modules`` lookup of
+:data:`OC_TRACE_MODULE`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import sys
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
+
+from . import _fork
+
+if TYPE_CHECKING:
+    from .conn import Conn
+
+_log = logging.getLogger("redigo_py.observability")
+
+# Error kinds and connection states: bounded label values shared by every world.
+KIND_DIAL = "dial"
+KIND_WRITE = "write"
+KIND_READ = "read"
+KIND_REPLY = "reply"
+KIND_POOL_GET = "pool_get"
+KIND_TIMEOUT = "timeout"
+KIND_PROTOCOL = "protocol"
+STATE_NEW = "new"
+STATE_REUSED = "reused"
+STATE_STALE = "stale"
+STATE_IDLE = "idle"
+STATE_LIFETIME = "lifetime"
+STATE_COMPLETE = "complete"
+STATE_ERROR = "error"
+
+# The events counted (not sampled): their keys in a batch's ``counts``.
+EVENT_ERROR = "error"  # tags: cmd, kind, detail
+EVENT_OPEN = "open"  # tags: state
+EVENT_CLOSED = "closed"  # tags: state
+
+#: Seconds between background flushes into the sinks.
+FLUSH_INTERVAL = 1.0
+
+#: opencensus's tracing module: once a program has imported it, a tracer may be current.
+OC_TRACE_MODULE = "opencensus.trace.execution_context"
+
+Tags = Tuple[Tuple[str, str], ...]
+#: Where a command went: (database, network, host, port); the server attributes of OpenTelemetry.
+Server = Tuple[int, str, str, int]
+
+#: True while a sink is on or an OpenTelemetry tracer is instrumented. Read by
+#: conn and pool on every call; written only here.
+ON = False
+#: True while a metrics sink is on (samples are recorded).
+ENABLED = False
+
+
+class CommandSamples:
+    """Samples of one command (under one set of context tags, to one server) since the last flush.
+
+    The connection appends to these lists directly: ``list.append`` is atomic
+    under the GIL, so recording needs no lock, and :func:`flush` takes a
+    prefix of each list away without losing a concurrent append. ``failed``
+    holds the ``do``s that failed, as (nanoseconds, error type, status code):
+    the worlds that label a duration by its outcome need them apart.
+    """
+
+    __slots__ = ("cmd", "tags", "server", "written", "read", "latency_ns", "failed")
+
+    def __init__(self, cmd: str, tags: Tags, server: Server) -> None:
+        self.cmd = cmd
+        self.tags = tags
+        self.server = server
+        self.written: List[int] = []
+        self.read: List[int] = []
+        self.latency_ns: List[int] = []
+        self.failed: List[Tuple[int, str, str]] = []
+
+
+_commands: Dict[Any, CommandSamples] = {}
+# Past this many (command, context tags, server) series, new ones are counted
+# under cmd=OTHER: the table, and the backends' label sets, stay bounded.
+_MAX_SERIES = 4096
+_OVERFLOW = "OTHER"
+_counts: Dict[Tuple[str, Tags], int] = {}
+_counts_lock = threading.Lock()
+# Per pool name: the durations (ns) of dials with their handshake, of waits in
+# get, and of borrows (get to close); and the gets whose context expired while waiting.
+_pool_times: Dict[Tuple[str, str], List[int]] = {}
+_pool_timeouts: Dict[str, int] = {}
+POOL_CREATE = "create_time"
+POOL_WAIT = "wait_time"
+POOL_USE = "use_time"
+
+_tag_source: Optional[Callable[[], Tags]] = None  # the context tags of the current call (opencensus's tag map)
+_OWN_KEYS = frozenset(("cmd", "kind", "detail", "state"))
+
+
+def current_tags() -> Tags:
+    """The context tags of the current call, as the base of ours (none without a tag source)."""
+    source = _tag_source
+    return source() if source is not None else ()
+
+
+def samples(command: Any, server: Server) -> CommandSamples:
+    """The sample lists for ``command`` to ``server`` under the current context tags."""
+    tags = current_tags()
+    key = (command, tags, server)
+    try:
+        found = _commands.get(key)
+    except TypeError:  # an unhashable name (a bytearray): count it under its bytes
+        return samples(bytes(command) if isinstance(command, (bytearray, memoryview)) else str(command), server)
+    if found is None:
+        name = command.decode("utf-8", "replace") if isinstance(command, bytes) else str(command)
+        if len(_commands) >= _MAX_SERIES:  # made-up names or high-cardinality context tags
+            key, name, tags = (_OVERFLOW, (), server), _OVERFLOW, ()
+            found = _commands.get(key)
+            if found is not None:
+                return found
+        found = _commands.setdefault(key, CommandSamples(name.upper(), tags, server))
+    return found
+
+
+def _count(event: str, tags: Dict[str, str]) -> None:
+    items = tuple(sorted(tags.items())) + current_tags()
+    with _counts_lock:
+        key = (event, items)
+        _counts[key] = _counts.get(key, 0) + 1
+
+
+def record_error(command: Any, kind: str, detail: str) -> None:
+    """One error; ``detail`` must already be bounded (see :func:`error_detail`)."""
+    if ENABLED:
+        name = command.decode("utf-8", "replace") if isinstance(command, bytes) else str(command)
+        _count(EVENT_ERROR, {"cmd": name.upper(), "kind": kind, "detail": detail})
+
+
+def record_open(state: str) -> None:
+    """A connection lent out: ``new`` from a dial, ``reused`` from a pool."""
+    if ENABLED:
+        _count(EVENT_OPEN, {"state": state})
+
+
+def record_closed(state: str) -> None:
+    """A socket really closed, once, with the reason (``complete``, ``stale``, ``idle``...)."""
+    if ENABLED:
+        _count(EVENT_CLOSED, {"state": state})
+
+
+def record_pool_time(pool: str, what: str, ns: int) -> None:
+    """A pool's dial (``POOL_CREATE``), wait in get (``POOL_WAIT``) or borrow (``POOL_USE``)."""
+    if ENABLED:
+        times = _pool_times.get((pool, what))
+        if times is None:
+            times = _pool_times.setdefault((pool, what), [])
+        times.append(ns)
+
+
+def record_pool_timeout(pool: str) -> None:
+    """A get whose context expired while it waited for a free connection."""
+    if ENABLED:
+        with _counts_lock:
+            _pool_timeouts[pool] = _pool_timeouts.get(pool, 0) + 1
+
+
+def error_detail(exc: BaseException) -> str:
+    """Bounded ``detail``: an error reply's first word, else the exception class name."""
+    from .errors import Error
+
+    if isinstance(exc, Error):
+        word = exc.kind
+        return word if word.isupper() and len(word) <= 32 else "ERR"
+    return type(exc).__name__
+
+
+# -- sinks and flushing -------------------------------------------------------------
+
+class Batch:
+    """What :func:`flush` took: every sink gets the same one."""
+
+    __slots__ = ("commands", "counts", "pool_times", "pool_timeouts")
+
+    def __init__(self) -> None:
+        # (series, written sizes, read sizes, do latencies in ns, failed dos)
+        self.commands: List[Tuple[CommandSamples, List[int], List[int], List[int], List[Tuple[int, str, str]]]] = []
+        self.counts: Dict[Tuple[str, Tags], int] = {}
+        self.pool_times: Dict[Tuple[str, str], List[int]] = {}
+        self.pool_timeouts: Dict[str, int] = {}
+
+
+class Sink(Protocol):
+    """A telemetry world's metrics: it receives every batch while it is on."""
+
+    def fold(self, batch: Batch) -> None:
+        """Take in one batch (called from :func:`flush`, under its lock)."""
+
+    def forked(self) -> None:
+        """In a forked child: drop what the parent's batches put in."""
+
+
+_sinks: List[Sink] = []
+_sinks_lock = threading.Lock()
+_flush_lock = threading.Lock()
+_flusher: Optional[threading.Thread] = None
+_stop_flusher = threading.Event()
+
+
+def add_sink(sink: Sink) -> None:
+    """Turn recording on for ``sink`` (idempotent); starts the flush thread with the first one."""
+    global ENABLED
+    if sink in _sinks:  # cheap and lock-free: opencensus asks on every view read
+        return
+    flush()  # what was recorded before belongs to the sinks that were on then
+    with _sinks_lock:
+        if sink in _sinks:
+            return
+        _sinks.append(sink)
+        first = not ENABLED
+        ENABLED = True
+        _update_on()
+    if first:
+        _start_flusher()
+        atexit.register(flush)
+
+
+def remove_sink(sink: Sink) -> None:
+    """Stop feeding ``sink``; what it was owed is flushed to it first."""
+    global ENABLED
+    flush()
+    with _sinks_lock:
+        if sink in _sinks:
+            _sinks.remove(sink)
+        ENABLED = bool(_sinks)
+        _update_on()
+
+
+def _start_flusher() -> None:
+    global _flusher
+    _flusher = threading.Thread(target=_flush_loop, name="redigo_py-metrics", daemon=True)
+    _flusher.start()
+
+
+def _flush_loop() -> None:
+    while not _stop_flusher.wait(FLUSH_INTERVAL):
+        try:
+            flush()
+        except Exception:  # noqa: BLE001 - the thread must outlive any one failure
+            _log.exception("redigo_py: folding metrics failed")
+
+
+def _take(values: List[Any]) -> List[Any]:
+    """Remove and return the current prefix of ``values``; later appends stay."""
+    n = len(values)
+    taken = values[:n]
+    del values[:n]
+    return taken
+
+
+def flush() -> None:
+    """Hand every sample recorded so far to every sink, once.
+
+    Called every :data:`FLUSH_INTERVAL` seconds by a background thread, at
+    exit, and by a sink before it is read; call it yourself before reading
+    view data in a test or before shutting an exporter down.
+    """
+    with _flush_lock:
+        batch = Batch()
+        for s in list(_commands.values()):
+            written, read, latency, failed = _take(s.written), _take(s.read), _take(s.latency_ns), _take(s.failed)
+            if written or read or latency or failed:
+                batch.commands.append((s, written, read, latency, failed))
+        with _counts_lock:
+            batch.counts = dict(_counts)
+            _counts.clear()
+            batch.pool_timeouts = dict(_pool_timeouts)
+            _pool_timeouts.clear()
+        for key, times in list(_pool_times.items()):
+            taken = _take(times)
+            if taken:
+                batch.pool_times[key] = taken
+        for sink in list(_sinks):
+            try:
+                sink.fold(batch)
+            except Exception:  # noqa: BLE001 - one broken world must not fail the caller (or the others)
+                _log.exception("redigo_py: a metrics sink failed")
+
+
+# -- pools, as the worlds that report connection counts see them -------------------
+
+_pools: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+def track_pool(pool: Any) -> None:
+    """A pool whose counts (idle, used, waiting) a sink may read when it is collected."""
+    _pools.add(pool)
+
+
+def pools() -> List[Any]:
+    """The live pools, for the gauges a sink reads when it is collected."""
+    return list(_pools)
+
+
+# -- tracing ---------------------------------------------------------------------------
+
+class SpanLike(Protocol):
+    """A span of some world: what conn, pool and cluster do with one."""
+
+    def fail(self, exc: BaseException) -> None:
+        """Mark the span failed by ``exc`` (a bounded message, never arguments)."""
+
+    def event(self, name: str, **attributes: Any) -> None:
+        """A timed event on the span (a cluster redirect)."""
+
+    def end(self) -> None:
+        """Finish and export the span."""
+
+
+class TracerBackend(Protocol):
+    """A world's spans. Each method returns None when that world does not trace this call."""
+
+    def command(self, conn: "Conn", command: Any, args: Sequence[Any]) -> Optional[SpanLike]:
+        """The span of a ``do``."""
+
+    def method(self, conn: "Conn", method: str) -> Optional[SpanLike]:
+        """The span of ``send``, ``flush``, ``receive`` or ``close``."""
+
+    def operation(self, name: str, attributes: Dict[str, Any]) -> Optional[SpanLike]:
+        """The span of a dial, a pool get, a cluster refresh."""
+
+    def pipeline(self, conn: "Conn", commands: List[str]) -> Optional[SpanLike]:
+        """The span of the commands one ``flush`` wrote, until their last reply."""
+
+
+class _Both:
+    """The spans of two worlds for one call, when both trace it."""
+
+    __slots__ = ("spans",)
+
+    def __init__(self, spans: List[SpanLike]) -> None:
+        self.spans = spans
+
+    def fail(self, exc: BaseException) -> None:
+        for s in self.spans:
+            s.fail(exc)
+
+    def event(self, name: str, **attributes: Any) -> None:
+        for s in self.spans:
+            s.event(name, **attributes)
+
+    def end(self) -> None:
+        for s in reversed(self.spans):
+            s.end()
+
+
+def _joined(spans: List[Optional[SpanLike]]) -> Optional[SpanLike]:
+    found = [s for s in spans if s is not None]
+    if not found:
+        return None
+    return found[0] if len(found) == 1 else _Both(found)
+
+
+_backends: List[TracerBackend] = []
+_oc_backend: List[TracerBackend] = []  # opencensus's: traces once a program imports its tracer
+PIPELINES = False  # True while a backend wants pipeline spans (conn then notes what it buffers)
+
+
+def set_oc_backend(backend: TracerBackend) -> None:
+    _oc_backend[:] = [backend]
+
+
+def add_backend(backend: TracerBackend) -> None:
+    """Turn a world's spans on (idempotent)."""
+    global PIPELINES
+    with _sinks_lock:
+        if backend not in _backends:
+            _backends.append(backend)
+        PIPELINES = True
+        _update_on()
+
+
+def remove_backend(backend: TracerBackend) -> None:
+    global PIPELINES
+    with _sinks_lock:
+        if backend in _backends:
+            _backends.remove(backend)
+        PIPELINES = bool(_backends)
+        _update_on()
+
+
+def _update_on() -> None:
+    global ON
+    ON = ENABLED or bool(_backends)
+
+
+def _active() -> List[TracerBackend]:
+    if OC_TRACE_MODULE in sys.modules:
+        return _oc_backend + _backends
+    return _backends
+
+
+def command_span(conn: "Conn", command: Any, args: Sequence[Any]) -> Optional[SpanLike]:
+    return _joined([b.command(conn, command, args) for b in _active()])
+
+
+def method_span(conn: "Conn", method: str) -> Optional[SpanLike]:
+    return _joined([b.method(conn, method) for b in _active()])
+
+
+def start_span(name: str, attributes: Dict[str, Any]) -> Optional[SpanLike]:
+    return _joined([b.operation(name, attributes) for b in _active()])
+
+
+def pipeline_span(conn: "Conn", commands: List[str]) -> Optional[SpanLike]:
+    return _joined([b.pipeline(conn, commands) for b in _backends])
+
+
+def fail(span: SpanLike, exc: BaseException) -> None:
+    """Mark ``span`` failed; a cluster redirect (MOVED/ASK) also becomes a ``redirect`` event
+    on it: where the slot lives now, on the span of the command that got it."""
+    span.fail(exc)
+    words = str(exc).split(" ")
+    if len(words) == 3 and words[0] in ("MOVED", "ASK") and words[1].isdigit():
+        span.event("redirect", type=words[0], slot=int(words[1]), address=words[2])
+
+
+def conn_attributes(conn: "Conn") -> Dict[str, Any]:
+    """The semantic-convention attributes that describe a connection's server."""
+    attrs: Dict[str, Any] = {"db.system.name": "redis", "db.namespace": str(conn.database)}
+    if conn.network == "unix":
+        attrs["network.peer.address"] = conn.host
+    else:
+        attrs["server.address"] = conn.host
+        attrs["server.port"] = conn.port
+    return attrs
+
+
+# -- processes ----------------------------------------------------------------------------
+
+def _forked() -> None:
+    """In a forked child: record from empty, and flush on the parent's schedule.
+
+    The samples not yet flushed are the parent's: the parent exports them, so
+    the child drops its copies rather than count them twice, and each sink
+    drops what the parent's batches put in it. Locks are made afresh (a
+    parent's thread may have held one at the fork), and the flush thread,
+    which did not survive the fork, is started again.
+    """
+    global _commands, _counts, _counts_lock, _flush_lock, _sinks_lock, _pool_times, _pool_timeouts
+    _commands = {}
+    _counts = {}
+    _pool_times = {}
+    _pool_timeouts = {}
+    _counts_lock = threading.Lock()
+    _flush_lock = threading.Lock()
+    _sinks_lock = threading.Lock()
+    for sink in _sinks:
+        sink.forked()
+    if ENABLED:
+        _start_flusher()
+
+
+_fork.at_child(_forked)
