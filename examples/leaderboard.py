@@ -2,10 +2,13 @@
 
 Run: ``python examples/leaderboard.py`` (``REDIS_URL``, default
 ``redis://localhost:6379``). With ``GOOGLE_CLOUD_PROJECT`` set (and the
-``[stackdriver]`` extra and Google credentials), metrics (prefix
-``redigodemo``) and spans go to Stackdriver as in Go; without it, the views
-table and the span tree are printed, so the program runs with no cloud
-account. ``python -m redigo_py demo`` runs the same program with both.
+``[stackdriver]`` extra, Google credentials and
+``PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python``, which the Stackdriver trace
+exporter needs: see :func:`redigo_py.exporters.import_stackdriver_trace`),
+metrics (prefix ``redigodemo``) and spans go to Stackdriver as in Go;
+without it, the views table and the span tree are printed, so the program
+runs with no cloud account. ``python -m redigo_py demo`` runs the same
+program with both.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ def main() -> None:
 def enable_open_census() -> Callable[[], None]:
     if not PROJECT_ID:  # no cloud project: print what Stackdriver would receive
         return exporters.enable_console()
-    from opencensus.ext.stackdriver import stats_exporter, trace_exporter
+    from opencensus.ext.stackdriver import stats_exporter
     from opencensus.stats import stats
     from opencensus.trace.samplers import AlwaysOnSampler
     from opencensus.trace.tracer import Tracer
@@ -89,6 +92,7 @@ def enable_open_census() -> Callable[[], None]:
     )
 
     # Enable tracing; for demo purposes, we are always sampling
+    trace_exporter = exporters.import_stackdriver_trace()
     Tracer(exporter=trace_exporter.StackdriverExporter(project_id=PROJECT_ID), sampler=AlwaysOnSampler())
 
     def flush() -> None:  # sd.Flush; queued spans are sent by the trace transport at exit

@@ -2,9 +2,11 @@
 
 Run: ``python examples/leaderboard_tracing.py`` (``REDIS_URL``, default
 ``redis://localhost:6379``). With ``GOOGLE_CLOUD_PROJECT`` set (and the
-``[stackdriver]`` extra and Google credentials), the spans go to Stackdriver
-Trace as in Go; without it, the span tree is printed, so the program runs
-with no cloud account.
+``[stackdriver]`` extra, Google credentials and
+``PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python``, which the Stackdriver trace
+exporter needs: see :func:`redigo_py.exporters.import_stackdriver_trace`),
+the spans go to Stackdriver Trace as in Go; without it, the span tree is
+printed, so the program runs with no cloud account.
 
 Go passes the span in a ``context.Context``; opencensus-python keeps the
 current span in its execution context, so each ``trace.StartSpan(ctx, ...)``
@@ -79,10 +81,10 @@ def main() -> None:
 def enable_open_census() -> Callable[[], None]:
     if not PROJECT_ID:  # no cloud project: print what Stackdriver would receive
         return exporters.enable_console(metrics=False)
-    from opencensus.ext.stackdriver import trace_exporter as stackdriver
     from opencensus.trace.samplers import AlwaysOnSampler
     from opencensus.trace.tracer import Tracer
 
+    stackdriver = exporters.import_stackdriver_trace()
     sd = stackdriver.StackdriverExporter(project_id=PROJECT_ID)
 
     # Enable tracing; for demo purposes, we are always sampling

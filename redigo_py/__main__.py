@@ -40,7 +40,7 @@ import redigo_py as redis
 from redigo_py import cluster as redisc
 from redigo_py import context
 from redigo_py import observability
-from redigo_py.exporters import ConsoleStatsExporter, ConsoleTraceExporter
+from redigo_py.exporters import ConsoleStatsExporter, ConsoleTraceExporter, import_stackdriver_trace
 from redigo_py.pool import Pool
 
 LEADER_BOARD_KEY = "leader-board-scores"
@@ -173,9 +173,12 @@ def enable_stackdriver(project: str, trace_exporters: List[Any]) -> Callable[[],
     view data on its own thread; the flush exports once more by hand, so
     nothing recorded after the last poll is lost (the Go program waits out a
     reporting period instead). The trace exporter's AsyncTransport sends the
-    spans still queued when the process exits.
+    spans still queued when the process exits. It is imported first, before
+    anything loads protobuf, so that it can pick the backend it needs (see
+    :func:`redigo_py.exporters.import_stackdriver_trace`).
     """
-    from opencensus.ext.stackdriver import stats_exporter, trace_exporter
+    trace_exporter = import_stackdriver_trace()
+    from opencensus.ext.stackdriver import stats_exporter
     from opencensus.stats import stats as stats_module
 
     sd_stats = stats_exporter.new_stats_exporter(
@@ -205,8 +208,6 @@ def run_demo(run: Callable[[], None], log: logging.Logger, stackdriver_project: 
     """Register views and exporters, ``run()`` the leaderboard, print the table and the tree;
     with a Prometheus port, then serve the metrics until Ctrl-C."""
     from opencensus.stats import stats as stats_module
-    from opencensus.trace.samplers import AlwaysOnSampler
-    from opencensus.trace.tracer import Tracer
 
     console_stats = ConsoleStatsExporter()
     stats_module.stats.view_manager.register_exporter(console_stats)
@@ -216,6 +217,10 @@ def run_demo(run: Callable[[], None], log: logging.Logger, stackdriver_project: 
     flush_stackdriver = enable_stackdriver(stackdriver_project, trace_exporters) if stackdriver_project else None
     if prometheus_port is not None:
         enable_prometheus(prometheus_port)
+    # After the Stackdriver exporters: opencensus.trace loads protobuf.
+    from opencensus.trace.samplers import AlwaysOnSampler
+    from opencensus.trace.tracer import Tracer
+
     Tracer(exporter=FanOutExporter(trace_exporters), sampler=AlwaysOnSampler())  # the current tracer
 
     run()

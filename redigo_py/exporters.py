@@ -19,16 +19,23 @@ Neither imports opencensus: opencensus only calls ``export`` (and
 ``on_register_view``) on them, and they read what it hands over by duck
 typing. So importing this module costs nothing for a program that never
 uses them, as the client itself never needs opencensus.
+
+For the real Stackdriver trace exporter, :func:`import_stackdriver_trace`
+imports it under the protobuf backend it needs.
 """
 
 from __future__ import annotations
 
 import datetime
+import os
 import sys
 import threading
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, TextIO, Tuple
+from importlib.util import find_spec
+from types import ModuleType
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, TextIO, Tuple, cast
 
-__all__ = ["ConsoleStatsExporter", "ConsoleTraceExporter", "enable_console", "percentile"]
+__all__ = ["ConsoleStatsExporter", "ConsoleTraceExporter", "enable_console", "import_stackdriver_trace",
+           "percentile"]
 
 #: opencensus's span time format.
 _SPAN_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -242,3 +249,54 @@ def enable_console(metrics: bool = True, tracing: bool = True, out: Optional[Tex
         stream.flush()
 
     return flush
+
+
+#: The environment variable from which protobuf picks its backend when ``google.protobuf`` is first imported.
+_PROTOBUF_BACKEND_VARIABLE = "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"
+
+
+def import_stackdriver_trace() -> ModuleType:
+    """``opencensus.ext.stackdriver.trace_exporter``, imported under a protobuf backend that loads it.
+
+    That module (opencensus-ext-stackdriver 0.8, the seed's trace exporter)
+    sits on google-cloud-trace 0.x, whose generated protobuf code predates
+    protobuf 3.19. The compiled backend of PyPI's protobuf wheels (upb, since
+    4.21) refuses such code (``TypeError: Descriptors cannot be created
+    directly``); the pure-Python backend loads it. protobuf picks its
+    backend once per process, when ``google.protobuf`` is first imported,
+    from ``PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION``. So when the exporter is
+    installed, nothing has imported protobuf yet and the variable is unset,
+    this sets it to ``python`` in ``os.environ`` (child processes inherit it)
+    and then imports: the whole process then encodes protobuf in Python,
+    slower but unnoticeable for an exporter that sends a batch every few
+    seconds. A value set by the user is kept. Without the extra nothing is
+    changed, so a process that cannot use the exporter keeps its backend.
+
+    opencensus's tracing modules import protobuf themselves (through
+    ``opencensus.trace.status``), as does the Stackdriver stats exporter, so
+    a program that imports either first must set the variable in its
+    environment instead. The stats exporter itself works on any backend.
+
+    Raises ModuleNotFoundError without the ``[stackdriver]`` extra, and
+    ImportError, naming the variable, when protobuf was loaded earlier with
+    a backend that refuses the module.
+    """
+    try:
+        installed = find_spec("opencensus.ext.stackdriver") is not None
+    except ImportError:  # opencensus itself is missing
+        installed = False
+    if installed and "google.protobuf" not in sys.modules:
+        os.environ.setdefault(_PROTOBUF_BACKEND_VARIABLE, "python")
+    try:
+        from opencensus.ext.stackdriver import trace_exporter
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(f"{exc}; pip install 'redigo_py[stackdriver]'", name=exc.name) from exc
+    except TypeError as exc:
+        from google.protobuf.internal import api_implementation
+
+        raise ImportError(
+            f"opencensus.ext.stackdriver.trace_exporter does not load under protobuf's "
+            f"{api_implementation.Type()!r} backend, chosen when google.protobuf was first imported: "
+            f"set {_PROTOBUF_BACKEND_VARIABLE}=python in the environment, or call "
+            f"import_stackdriver_trace() before anything imports google.protobuf") from exc
+    return cast(ModuleType, trace_exporter)  # Any where the extra is not installed

@@ -5,17 +5,24 @@ google-cloud-trace wrapper and the protobuf conversion all run for real, and
 the fakes record the ``TimeSeries`` and ``Span`` messages they would have
 sent. Used in-process (with pytest's ``monkeypatch.setattr``) and by the
 example tests, whose subprocess calls :func:`main` to run an example with
-the fakes in place and dump what they recorded as JSON at exit.
+the fakes in place and dump what they recorded as JSON at exit. There the
+fakes go in as the program imports the clients' modules, not before: the
+program alone decides when protobuf is loaded, and so its backend, which is
+what the Stackdriver trace exporter depends on.
 """
 
 from __future__ import annotations
 
 import atexit
+import importlib
+import importlib.abc
+import importlib.machinery
 import json
 import os
 import runpy
 import sys
-from typing import Any, Callable, Dict, List
+from types import ModuleType
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 
 class Recorder:
@@ -58,14 +65,8 @@ class Recorder:
         return {"time_series": self.series(), "spans": self.span_dicts()}
 
 
-def install(setattr_: Callable[[Any, str, Any], None]) -> Recorder:
-    """Replace the Monitoring and Trace API clients (and default credentials) with recording fakes."""
-    import google.auth
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud.trace import _gapic
-    from opencensus.ext.stackdriver import stats_exporter
-
-    recorder = Recorder()
+def _fakes(recorder: Recorder) -> Dict[str, Tuple[str, Any]]:
+    """Module -> (attribute, fake) for the Monitoring and Trace API clients and the default credentials."""
 
     class FakeMetricServiceClient:
         """monitoring_v3.MetricServiceClient, minus the network."""
@@ -92,10 +93,49 @@ def install(setattr_: Callable[[Any, str, Any], None]) -> Recorder:
         def batch_write_spans(self, name: str, spans: List[Any], retry: Any = None, timeout: Any = None) -> None:
             recorder.spans.extend(spans)
 
-    setattr_(stats_exporter.monitoring_v3, "MetricServiceClient", FakeMetricServiceClient)
-    setattr_(_gapic.trace_service_client, "TraceServiceClient", FakeTraceServiceClient)
-    setattr_(google.auth, "default", lambda *a, **k: (AnonymousCredentials(), os.environ.get("GOOGLE_CLOUD_PROJECT")))
+    def default(*_: Any, **__: Any) -> Tuple[Any, Optional[str]]:
+        """google.auth.default: anonymous credentials for the project in GOOGLE_CLOUD_PROJECT."""
+        from google.auth.credentials import AnonymousCredentials
+
+        return AnonymousCredentials(), os.environ.get("GOOGLE_CLOUD_PROJECT")
+
+    return {
+        "google.cloud.monitoring_v3": ("MetricServiceClient", FakeMetricServiceClient),
+        "google.cloud.trace_v2.gapic.trace_service_client": ("TraceServiceClient", FakeTraceServiceClient),
+        "google.auth": ("default", default),
+    }
+
+
+def install(setattr_: Callable[[Any, str, Any], None]) -> Recorder:
+    """Import the clients' modules and replace the clients (and default credentials) with recording fakes."""
+    recorder = Recorder()
+    for name, (attribute, fake) in _fakes(recorder).items():
+        setattr_(importlib.import_module(name), attribute, fake)
     return recorder
+
+
+class _PatchOnImport(importlib.abc.MetaPathFinder):
+    """Sets each fake on its module right after the module first runs, whoever imports it."""
+
+    def __init__(self, fakes: Dict[str, Tuple[str, Any]]) -> None:
+        self.fakes = fakes
+
+    def find_spec(self, name: str, path: Optional[Sequence[str]],
+                  target: Optional[ModuleType] = None) -> Optional[importlib.machinery.ModuleSpec]:
+        if name not in self.fakes:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        if spec is None or spec.loader is None:
+            return spec
+        attribute, fake = self.fakes[name]
+        run = spec.loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            run(module)
+            setattr(module, attribute, fake)
+
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
 
 
 def main() -> None:
@@ -105,7 +145,8 @@ def main() -> None:
     exporters' own exit handlers (atexit is last in, first out).
     """
     out, program, args = sys.argv[1], sys.argv[2], sys.argv[3:]
-    recorder = install(setattr)
+    recorder = Recorder()
+    sys.meta_path.insert(0, _PatchOnImport(_fakes(recorder)))
 
     def dump() -> None:
         with open(out, "w", encoding="utf-8") as f:
