@@ -16,6 +16,11 @@ The server is ``$REDIS_URL``; when that is not set, a throwaway redis-server
 that the demo starts on a free port and stops afterwards, so ``make demo``
 works on a machine with no Redis running.
 
+``--otel`` runs the same program through OpenTelemetry instead
+(:mod:`redigo_py.otel`): the same spans from an OpenTelemetry tracer, and
+the semantic-convention metrics, printed from the SDK's in-memory reader and
+span exporter.
+
 ``--cluster`` runs the same program against a Redis Cluster, as a Go service
 that outgrew one server does with redisc: a throwaway cluster of three
 masters on free loopback ports (``$REDIS_URL`` names one server, not a
@@ -34,7 +39,7 @@ import os
 import sys
 import threading
 import time
-from typing import Any, Callable, Iterable, List, Optional, Protocol, Sequence, Union
+from typing import Any, Callable, ContextManager, Iterable, List, Optional, Protocol, Sequence, Union
 
 import redigo_py as redis
 from redigo_py import cluster as redisc
@@ -73,41 +78,77 @@ def new_pool(dial: Callable[[], redis.Conn]) -> Pool:
     return Pool(dial=dial, test_on_borrow=test_on_borrow)
 
 
-def leaderboard(get_conn: Callable[[context.Context], DemoConn], log: logging.Logger) -> None:
-    """The seed's end-to-end ``main()``: the leaderboard under four spans of the current tracer.
+class Tracing(Protocol):
+    """The application's spans, in whichever world the demo runs: a span as a context
+    manager, and marking one failed (the seed's ``span.SetStatus``)."""
+
+    def span(self, name: str) -> ContextManager[Any]: ...
+
+    def failed(self, span: Any, err: BaseException) -> None: ...
+
+
+class OpenCensusTracing:
+    """The seed's spans: opencensus's current tracer."""
+
+    def span(self, name: str) -> ContextManager[Any]:
+        from opencensus.trace import execution_context
+
+        return execution_context.get_opencensus_tracer().span(name)  # type: ignore[no-any-return]
+
+    def failed(self, span: Any, err: BaseException) -> None:
+        from opencensus.trace.status import Status
+
+        span.set_status(Status(STATUS_INTERNAL, str(err)))
+
+
+class OpenTelemetryTracing:
+    """The same spans from an OpenTelemetry tracer."""
+
+    def __init__(self, tracer: Any) -> None:
+        self.tracer = tracer
+
+    def span(self, name: str) -> ContextManager[Any]:
+        return self.tracer.start_as_current_span(name)  # type: ignore[no-any-return]
+
+    def failed(self, span: Any, err: BaseException) -> None:
+        from opentelemetry.trace import Status, StatusCode
+
+        span.set_status(Status(StatusCode.ERROR, str(err)))
+
+
+def leaderboard(get_conn: Callable[[context.Context], DemoConn], log: logging.Logger,
+                tracing: Tracing) -> None:
+    """The seed's end-to-end ``main()``: the leaderboard under four spans.
 
     ``get_conn`` is the seed's ``redisPool.GetWithContext``, or its cluster
-    counterpart, so that both runs are this same program.
+    counterpart, and ``tracing`` opencensus's or OpenTelemetry's, so that
+    every run is this same program.
     """
-    from opencensus.trace import execution_context
-    from opencensus.trace.status import Status
-
-    tracer = execution_context.get_opencensus_tracer()
     ctx = context.background()
-    with tracer.span("LeaderBoardModification"):
+    with tracing.span("LeaderBoardModification"):
         conn = get_conn(ctx)
         try:
-            with tracer.span("AddToLeaderBoard"):
+            with tracing.span("AddToLeaderBoard"):
                 conn.do_context(ctx, "ZADD", LEADER_BOARD_KEY, 10, "76d38ff6-fd76-4fb1-ba26-e8779a766faf",
                                 25, "98fb173b-ae91-4b46-9401-20e98e5856d9")
-            with tracer.span("Scan") as scan_span:
+            with tracing.span("Scan") as scan_span:
                 try:
                     dt = conn.do_context(ctx, "ZSCAN", LEADER_BOARD_KEY, 0)
                 except redis.RedigoError as err:
-                    scan_span.set_status(Status(STATUS_INTERNAL, str(err)))
+                    tracing.failed(scan_span, err)
                     raise
             log.info("ZSCAN response: %s", dt)
-            with tracer.span("Cleanup"):
+            with tracing.span("Cleanup"):
                 conn.do_context(ctx, "DEL", LEADER_BOARD_KEY)
         finally:
             conn.close_context(ctx)
 
 
-def pooled_leaderboard(url: str, log: logging.Logger) -> None:
+def pooled_leaderboard(url: str, log: logging.Logger, tracing: Tracing) -> None:
     """The leaderboard on the seed's pool of connections to one server."""
     pool = new_pool(lambda: redis.dial_url(url))
     try:
-        leaderboard(pool.get_with_context, log)
+        leaderboard(pool.get_with_context, log, tracing)
     finally:
         pool.close()
 
@@ -136,7 +177,7 @@ class NodeReportingConn:
         self._conn.close()
 
 
-def cluster_leaderboard(startup_nodes: Sequence[str], log: logging.Logger) -> None:
+def cluster_leaderboard(startup_nodes: Sequence[str], log: logging.Logger, tracing: Tracing) -> None:
     """The leaderboard through ``Cluster`` + ``retry_conn``, with the seed's pool for each node."""
     cluster = redisc.Cluster(
         startup_nodes, create_pool=lambda addr, **options: new_pool(lambda: redis.dial("tcp", addr, **options)))
@@ -150,7 +191,7 @@ def cluster_leaderboard(startup_nodes: Sequence[str], log: logging.Logger) -> No
 
     try:
         cluster.refresh()
-        leaderboard(get_conn, log)
+        leaderboard(get_conn, log, tracing)
     finally:
         cluster.close()
 
@@ -203,7 +244,36 @@ def enable_prometheus(port: int) -> None:
     stats_module.stats.view_manager.register_exporter(exporter)
 
 
-def run_demo(run: Callable[[], None], log: logging.Logger, stackdriver_project: Optional[str],
+def run_demo_otel(run: Callable[[Tracing], None]) -> None:
+    """``run()`` the leaderboard through OpenTelemetry; print its metrics and its span tree."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from redigo_py import otel
+    from redigo_py.exporters import otel_metrics_table, otel_span_tree
+
+    spans = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    otel.instrument(tracer_provider, meter_provider)
+    try:
+        run(OpenTelemetryTracing(tracer_provider.get_tracer("redigo_py.demo")))
+        print("\nMetrics (OpenTelemetry, scope redigo_py):")
+        print(otel_metrics_table(reader.get_metrics_data()))
+        print("\nTrace:")
+        print(otel_span_tree(spans.get_finished_spans()), flush=True)
+    finally:
+        otel.uninstrument()
+        meter_provider.shutdown()
+        tracer_provider.shutdown()
+
+
+def run_demo(run: Callable[[Tracing], None], log: logging.Logger, stackdriver_project: Optional[str],
              prometheus_port: Optional[int]) -> None:
     """Register views and exporters, ``run()`` the leaderboard, print the table and the tree;
     with a Prometheus port, then serve the metrics until Ctrl-C."""
@@ -223,7 +293,7 @@ def run_demo(run: Callable[[], None], log: logging.Logger, stackdriver_project: 
 
     Tracer(exporter=FanOutExporter(trace_exporters), sampler=AlwaysOnSampler())  # the current tracer
 
-    run()
+    run(OpenCensusTracing())
     observability.flush()
     print("\nMetrics (every view of redigo_py.OBSERVABILITY_METRIC_VIEWS):")
     print(console_stats.table())
@@ -249,28 +319,35 @@ def main(argv: Optional[List[str]] = None) -> int:
                       help="serve the metrics on 127.0.0.1:N/metrics until Ctrl-C")
     demo.add_argument("--cluster", action="store_true",
                       help="run it on a throwaway 3-master Redis Cluster, through Cluster + retry_conn")
+    demo.add_argument("--otel", action="store_true",
+                      help="observe it through OpenTelemetry instead of OpenCensus")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     log = logging.getLogger("redigo_py.demo")
+
+    def observed(run: Callable[[Tracing], None]) -> None:
+        if args.otel:
+            run_demo_otel(run)
+        else:
+            run_demo(run, log, args.stackdriver_project, args.prometheus_port)
+
     if args.cluster:
         from redigo_py._server import RedisCluster
 
         with RedisCluster(masters=3, replicas=0) as nodes:
             log.info("started a throwaway 3-master Redis Cluster at %s (%s)",
                      ", ".join(nodes.addresses), nodes.nodes[0].binary)
-            run_demo(lambda: cluster_leaderboard(nodes.addresses, log), log,
-                     args.stackdriver_project, args.prometheus_port)
+            observed(lambda tracing: cluster_leaderboard(nodes.addresses, log, tracing))
         return 0
     url = os.environ.get("REDIS_URL")
     if url:
-        run_demo(lambda: pooled_leaderboard(url, log), log, args.stackdriver_project, args.prometheus_port)
+        observed(lambda tracing: pooled_leaderboard(url, log, tracing))
         return 0
     from redigo_py._server import RedisServer
 
     with RedisServer() as server:
         log.info("started a throwaway redis-server at %s (%s)", server.address, server.binary)
-        run_demo(lambda: pooled_leaderboard(server.url, log), log, args.stackdriver_project,
-                 args.prometheus_port)
+        observed(lambda tracing: pooled_leaderboard(server.url, log, tracing))
     return 0
 
 

@@ -214,6 +214,61 @@ def _describe(span: Any) -> str:
     return text
 
 
+def otel_metrics_table(metrics_data: Any, scope: str = "redigo_py") -> str:
+    """The metrics of ``scope`` in an OpenTelemetry ``MetricsData`` as a table: a histogram's
+    count, p50, p99 and mean (by :func:`percentile`), a sum's value."""
+    rows: List[Tuple[str, ...]] = [("INSTRUMENT", "ATTRIBUTES", "COUNT", "P50", "P99", "MEAN/VALUE")]
+    for rm in metrics_data.resource_metrics if metrics_data is not None else ():
+        for sm in rm.scope_metrics:
+            if sm.scope.name != scope:
+                continue
+            for metric in sm.metrics:
+                for point in metric.data.data_points:
+                    attrs = ",".join(f"{k}={v}" for k, v in sorted(point.attributes.items())
+                                     if k not in ("db.system.name", "server.address", "server.port"))
+                    if hasattr(point, "bucket_counts"):
+                        unit = "ms" if metric.unit == "s" else metric.unit
+                        scale = 1e3 if metric.unit == "s" else 1.0
+                        bounds = [b * scale for b in point.explicit_bounds]
+                        if point.min == point.max:  # every sample the same: the quantiles are exact
+                            p50 = p99 = point.min * scale
+                        else:
+                            p50 = percentile(bounds, point.bucket_counts, 0.5)
+                            p99 = percentile(bounds, point.bucket_counts, 0.99)
+                        mean = point.sum * scale / point.count if point.count else None
+                        rows.append((metric.name, attrs, str(point.count), _format_value(p50, unit),
+                                     _format_value(p99, unit), _format_value(mean, unit)))
+                    else:
+                        rows.append((metric.name, attrs, "", "", "", f"{point.value:g}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(6)]
+    return "\n".join("  ".join([r[0].ljust(widths[0]), r[1].ljust(widths[1])] +
+                               [c.rjust(w) for c, w in zip(r[2:], widths[2:])]).rstrip() for r in rows)
+
+
+def otel_span_tree(spans: Sequence[Any]) -> str:
+    """OpenTelemetry's finished spans, each indented under its parent, children by start time."""
+    ids = {s.context.span_id for s in spans}
+    children: Dict[Optional[int], List[Any]] = {}
+    for s in spans:
+        parent = s.parent.span_id if s.parent is not None and s.parent.span_id in ids else None
+        children.setdefault(parent, []).append(s)
+    lines: List[str] = []
+
+    def draw(parent: Optional[int], depth: int) -> None:
+        for s in sorted(children.get(parent, ()), key=lambda s: s.start_time):
+            text = f"{s.name}  {(s.end_time - s.start_time) / 1e6:.3f} ms"
+            query = (s.attributes or {}).get("db.query.text")
+            if query:
+                text += f"  [{query}]"
+            if not s.status.is_ok:
+                text += f"  !{s.status.description}"
+            lines.append("  " * depth + text)
+            draw(s.context.span_id, depth + 1)
+
+    draw(None, 0)
+    return "\n".join(lines)
+
+
 def enable_console(metrics: bool = True, tracing: bool = True, out: Optional[TextIO] = None) -> Callable[[], None]:
     """Console stand-ins for a program's Stackdriver set-up; returns the flush that prints.
 

@@ -297,6 +297,25 @@ def test_demo_prints_reply_views_and_span_tree() -> None:
     assert_table_and_tree(output)
 
 
+def test_demo_through_opentelemetry() -> None:
+    """``demo --otel``: the same program, its metrics from the SDK's in-memory reader and its
+    span tree from the SDK's in-memory exporter."""
+    pytest.importorskip("opentelemetry.sdk")
+    output = run(["-m", "redigo_py", "demo", "--otel"], {})
+    assert ZSCAN_LINE in output
+    lines = [line.split() for line in output.splitlines()]
+    for cmd in ("ZADD", "ZSCAN", "DEL"):
+        assert ["db.client.operation.duration", f"db.namespace=0,db.operation.name={cmd}", "1"] == \
+            next(line[:3] for line in lines if line[:2] == ["db.client.operation.duration",
+                                                            f"db.namespace=0,db.operation.name={cmd}"])
+    text = output.splitlines()
+    start = text.index(next(line for line in text if line.startswith("LeaderBoardModification ")))
+    shape = [(len(line) - len(line.lstrip(" ")), line.split()[0]) for line in text[start:start + 9]]
+    for parent, child in [("AddToLeaderBoard", "ZADD"), ("Scan", "ZSCAN"), ("Cleanup", "DEL")]:
+        i = shape.index((2, parent))
+        assert shape[i + 1] == (4, child)
+
+
 @needs_stackdriver
 def test_demo_exports_to_stackdriver(tmp_path: Path) -> None:
     out = tmp_path / "recorded.json"
