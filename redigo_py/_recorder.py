@@ -384,11 +384,22 @@ def _joined(spans: List[Optional[SpanLike]]) -> Optional[SpanLike]:
 
 _backends: List[TracerBackend] = []
 _oc_backend: List[TracerBackend] = []  # opencensus's: traces once a program imports its tracer
+# The backends a call asks, without and with opencensus's: tuples made when they change,
+# so that a command pays no list building for them.
+_only: Tuple[TracerBackend, ...] = ()
+_with_oc: Tuple[TracerBackend, ...] = ()
 PIPELINES = False  # True while a backend wants pipeline spans (conn then notes what it buffers)
+
+
+def _backends_changed() -> None:
+    global _only, _with_oc
+    _only = tuple(_backends)
+    _with_oc = tuple(_oc_backend) + _only
 
 
 def set_oc_backend(backend: TracerBackend) -> None:
     _oc_backend[:] = [backend]
+    _backends_changed()
 
 
 def add_backend(backend: TracerBackend) -> None:
@@ -398,6 +409,7 @@ def add_backend(backend: TracerBackend) -> None:
         if backend not in _backends:
             _backends.append(backend)
         PIPELINES = True
+        _backends_changed()
         _update_on()
 
 
@@ -407,6 +419,7 @@ def remove_backend(backend: TracerBackend) -> None:
         if backend in _backends:
             _backends.remove(backend)
         PIPELINES = bool(_backends)
+        _backends_changed()
         _update_on()
 
 
@@ -415,18 +428,22 @@ def _update_on() -> None:
     ON = ENABLED or bool(_backends)
 
 
-def _active() -> List[TracerBackend]:
-    if OC_TRACE_MODULE in sys.modules:
-        return _oc_backend + _backends
-    return _backends
+def _active() -> Tuple[TracerBackend, ...]:
+    return _with_oc if OC_TRACE_MODULE in sys.modules else _only
 
 
 def command_span(conn: "Conn", command: Any, args: Sequence[Any]) -> Optional[SpanLike]:
-    return _joined([b.command(conn, command, args) for b in _active()])
+    backends = _active()
+    if len(backends) == 1:  # the usual case: one world traces
+        return backends[0].command(conn, command, args)
+    return _joined([b.command(conn, command, args) for b in backends])
 
 
 def method_span(conn: "Conn", method: str) -> Optional[SpanLike]:
-    return _joined([b.method(conn, method) for b in _active()])
+    backends = _active()
+    if len(backends) == 1:
+        return backends[0].method(conn, method)
+    return _joined([b.method(conn, method) for b in backends])
 
 
 def start_span(name: str, attributes: Dict[str, Any]) -> Optional[SpanLike]:
@@ -434,7 +451,7 @@ def start_span(name: str, attributes: Dict[str, Any]) -> Optional[SpanLike]:
 
 
 def pipeline_span(conn: "Conn", commands: List[str]) -> Optional[SpanLike]:
-    return _joined([b.pipeline(conn, commands) for b in _backends])
+    return _joined([b.pipeline(conn, commands) for b in _only])
 
 
 def fail(span: SpanLike, exc: BaseException) -> None:

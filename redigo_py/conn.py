@@ -384,7 +384,10 @@ class Conn:
             if observed:
                 if pending:
                     self._end_batch(None)
-                failure = _first_error(replies if pending else [reply], command)
+                if pending:
+                    failure = _first_error(replies, command)
+                else:
+                    failure = reply if type(reply) is Error else None
                 if series is not None:
                     elapsed = _perf_ns() - start
                     if failure is None:

@@ -60,6 +60,22 @@ def auth_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
+def fresh_views() -> Iterator[None]:
+    """Our OpenCensus views registered, their data emptied, so a test sees only its own commands."""
+    from opencensus.stats import stats as stats_module
+
+    from redigo_py import observability
+
+    redis.register_views()
+    observability.flush()
+    mtvm = stats_module.stats.view_manager.measure_to_view_map
+    for v in observability.observability_metric_views():
+        for vd in mtvm._measure_to_view_data_list_map[v._measure.name]:
+            vd._tag_value_aggregation_data_map.clear()
+    yield
+
+
+@pytest.fixture
 def conn(server: RedisServer) -> Iterator[redis.Conn]:
     """A connection to the shared server, on an empty database 9."""
     c = redis.dial("tcp", server.address, database=9, read_timeout=10, write_timeout=10)

@@ -63,18 +63,6 @@ needs_stackdriver = pytest.mark.skipif(
 
 
 @pytest.fixture
-def fresh_views() -> Iterator[None]:
-    """Our views registered, their data emptied, so a test sees only its own commands."""
-    redis.register_views()
-    obs.flush()
-    mtvm = stats_module.stats.view_manager.measure_to_view_map
-    for v in obs.observability_metric_views():
-        for vd in mtvm._measure_to_view_data_list_map[v._measure.name]:
-            vd._tag_value_aggregation_data_map.clear()
-    yield
-
-
-@pytest.fixture
 def view_exporter() -> Iterator[Any]:
     """Registers a view-manager exporter for one test and unregisters it afterwards."""
     registered: List[Any] = []

@@ -33,20 +33,6 @@ NAMESPACE = "redigo_backends"
 
 
 @pytest.fixture
-def fresh_views() -> Iterator[None]:
-    """Our views registered with their data emptied (as in test_exporters.py), so counts are ours alone."""
-    from opencensus.stats import stats as stats_module
-
-    redis.register_views()
-    obs.flush()
-    mtvm = stats_module.stats.view_manager.measure_to_view_map
-    for v in obs.observability_metric_views():
-        for vd in mtvm._measure_to_view_data_list_map[v._measure.name]:
-            vd._tag_value_aggregation_data_map.clear()
-    yield
-
-
-@pytest.fixture
 def oc_prometheus_exporter() -> Iterator[int]:
     """opencensus' PrometheusStatsExporter on a free port, registered for one test; yields the port.
 
