@@ -433,17 +433,22 @@ def _active() -> Tuple[TracerBackend, ...]:
 
 
 def command_span(conn: "Conn", command: Any, args: Sequence[Any]) -> Optional[SpanLike]:
-    backends = _active()
-    if len(backends) == 1:  # the usual case: one world traces
-        return backends[0].command(conn, command, args)
-    return _joined([b.command(conn, command, args) for b in backends])
+    """The span of a ``do`` in each world that traces it (a loop, not lists: it runs per command)."""
+    span: Optional[SpanLike] = None
+    for backend in _with_oc if OC_TRACE_MODULE in sys.modules else _only:
+        made = backend.command(conn, command, args)
+        if made is not None:
+            span = made if span is None else _Both([span, made])
+    return span
 
 
 def method_span(conn: "Conn", method: str) -> Optional[SpanLike]:
-    backends = _active()
-    if len(backends) == 1:
-        return backends[0].method(conn, method)
-    return _joined([b.method(conn, method) for b in backends])
+    span: Optional[SpanLike] = None
+    for backend in _with_oc if OC_TRACE_MODULE in sys.modules else _only:
+        made = backend.method(conn, method)
+        if made is not None:
+            span = made if span is None else _Both([span, made])
+    return span
 
 
 def start_span(name: str, attributes: Dict[str, Any]) -> Optional[SpanLike]:

@@ -519,8 +519,7 @@ class _OtelTracing:
             get, key = variable.get, _SPAN_KEY
 
             def current() -> Any:
-                span = get().get(key)
-                return span if span is not None else trace.INVALID_SPAN
+                return get().get(key)
 
             self.current = current
 
@@ -554,7 +553,7 @@ class _OtelTracing:
 
     def command(self, conn: "Conn", command: Any, args: Sequence[Any]) -> Optional[_LeanSpan]:
         parent = self.current()
-        if not parent.is_recording():
+        if parent is None or not parent.is_recording():
             return None
         name = command.decode("utf-8", "replace") if isinstance(command, bytes) else str(command)
         upper = name.upper() if name else "PIPELINE"
@@ -575,7 +574,8 @@ class _OtelTracing:
         return None
 
     def operation(self, name: str, attributes: Dict[str, Any]) -> Optional[Any]:
-        if not self.current().is_recording():
+        parent = self.current()
+        if parent is None or not parent.is_recording():
             return None
         from opentelemetry import context, trace
 
@@ -586,7 +586,7 @@ class _OtelTracing:
 
     def pipeline(self, conn: "Conn", commands: List[str]) -> Optional[_LeanSpan]:
         parent = self.current()
-        if not parent.is_recording():
+        if parent is None or not parent.is_recording():
             return None
         upper = [c.upper() for c in commands]
         if upper[0] == "MULTI" and upper[-1] == "EXEC":

@@ -412,3 +412,25 @@ def test_real_prometheus_scrapes_the_prometheus_reader(server: RedisServer,
         otel.uninstrument()
         meter_provider.shutdown()
         http_server.shutdown()
+
+
+def test_a_forked_child_reports_only_its_own_commands(world: World, server: RedisServer) -> None:
+    """The parent's series are the parent's: the child's reader sees its own commands alone."""
+    from .test_processes import Child
+
+    c = redis.dial("tcp", server.address)
+    for _ in range(4):
+        c.do("GET", "k")
+    assert [p.count for a, p in world.points("db.client.operation.duration")] == [4]
+    for _ in range(2):
+        c.do("GET", "k")  # recorded, not yet collected: the parent's too
+
+    def child() -> List[int]:
+        with redis.dial("tcp", server.address) as own:
+            for _ in range(3):
+                own.do("GET", "k")
+        return [p.count for a, p in world.points("db.client.operation.duration")]
+
+    assert Child(child).result() == [3]
+    assert [p.count for a, p in world.points("db.client.operation.duration")] == [6]
+    c.close()
