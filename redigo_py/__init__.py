@@ -58,6 +58,8 @@ from typing import Any
 from . import context, resp
 from .conn import (
     Conn,
+    ConnWithContext,
+    ConnWithTimeout,
     dial,
     dial_context,
     dial_url,
@@ -130,7 +132,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "context", "resp",
-    "Conn", "dial", "dial_context", "dial_url", "dial_url_context", "new_conn",
+    "Conn", "ConnWithTimeout", "ConnWithContext", "dial", "dial_context", "dial_url", "dial_url_context", "new_conn",
     "do_context", "do_with_timeout", "receive_context", "receive_with_timeout",
     "new_logging_conn", "new_logging_conn_filter",
     "RedigoError", "ArgumentError", "Error", "ErrNil", "ErrPoolExhausted", "PoolClosedError",

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Protocol,
 from . import _fork
 
 if TYPE_CHECKING:
-    from .conn import Conn
+    from .conn import NetConn
 
 _log = logging.getLogger("redigo_py.observability")
 
@@ -341,16 +341,16 @@ class SpanLike(Protocol):
 class TracerBackend(Protocol):
     """A world's spans. Each method returns None when that world does not trace this call."""
 
-    def command(self, conn: "Conn", command: Any, args: Sequence[Any]) -> Optional[SpanLike]:
+    def command(self, conn: "NetConn", command: Any, args: Sequence[Any]) -> Optional[SpanLike]:
         """The span of a ``do``."""
 
-    def method(self, conn: "Conn", method: str) -> Optional[SpanLike]:
+    def method(self, conn: "NetConn", method: str) -> Optional[SpanLike]:
         """The span of ``send``, ``flush``, ``receive`` or ``close``."""
 
     def operation(self, name: str, attributes: Dict[str, Any]) -> Optional[SpanLike]:
         """The span of a dial, a pool get, a cluster refresh."""
 
-    def pipeline(self, conn: "Conn", commands: List[str]) -> Optional[SpanLike]:
+    def pipeline(self, conn: "NetConn", commands: List[str]) -> Optional[SpanLike]:
         """The span of the commands one ``flush`` wrote, until their last reply."""
 
 
@@ -432,7 +432,7 @@ def _active() -> Tuple[TracerBackend, ...]:
     return _with_oc if OC_TRACE_MODULE in sys.modules else _only
 
 
-def command_span(conn: "Conn", command: Any, args: Sequence[Any]) -> Optional[SpanLike]:
+def command_span(conn: "NetConn", command: Any, args: Sequence[Any]) -> Optional[SpanLike]:
     """The span of a ``do`` in each world that traces it (a loop, not lists: it runs per command)."""
     span: Optional[SpanLike] = None
     for backend in _with_oc if OC_TRACE_MODULE in sys.modules else _only:
@@ -442,7 +442,7 @@ def command_span(conn: "Conn", command: Any, args: Sequence[Any]) -> Optional[Sp
     return span
 
 
-def method_span(conn: "Conn", method: str) -> Optional[SpanLike]:
+def method_span(conn: "NetConn", method: str) -> Optional[SpanLike]:
     span: Optional[SpanLike] = None
     for backend in _with_oc if OC_TRACE_MODULE in sys.modules else _only:
         made = backend.method(conn, method)
@@ -455,7 +455,7 @@ def start_span(name: str, attributes: Dict[str, Any]) -> Optional[SpanLike]:
     return _joined([b.operation(name, attributes) for b in _active()])
 
 
-def pipeline_span(conn: "Conn", commands: List[str]) -> Optional[SpanLike]:
+def pipeline_span(conn: "NetConn", commands: List[str]) -> Optional[SpanLike]:
     return _joined([b.pipeline(conn, commands) for b in _only])
 
 
@@ -468,7 +468,7 @@ def fail(span: SpanLike, exc: BaseException) -> None:
         span.event("redirect", type=words[0], slot=int(words[1]), address=words[2])
 
 
-def conn_attributes(conn: "Conn") -> Dict[str, Any]:
+def conn_attributes(conn: "NetConn") -> Dict[str, Any]:
     """The semantic-convention attributes that describe a connection's server."""
     attrs: Dict[str, Any] = {"db.system.name": "redis", "db.namespace": str(conn.database)}
     if conn.network == "unix":

@@ -58,6 +58,7 @@ from . import _recorder as _rec
 from .conn import dial_context
 from .errors import ConnectionError, Error, RedigoError
 from .pool import Pool, PoolStats
+from .protocols import Conn as RedisConn
 from .resp import encode_arg
 
 __all__ = [
@@ -587,7 +588,7 @@ class Cluster:
         return f"<redigo_py.cluster.Cluster {state} masters={list(self._masters)}>"
 
 
-def _send_readonly(conn: Any) -> None:
+def _send_readonly(conn: RedisConn) -> None:
     """READONLY on a replica connection; a failure shows on the next command, as in redisc."""
     try:
         conn.do("READONLY")
@@ -825,7 +826,7 @@ class Conn:
 
 # -- helpers on any conn ---------------------------------------------------------------
 
-def bind_conn(conn: Any, *keys: Any) -> None:
+def bind_conn(conn: RedisConn, *keys: Any) -> None:
     """``conn.bind(*keys)`` for a conn that has it (redisc's ``BindConn``)."""
     bind = getattr(conn, "bind", None)
     if bind is None:
@@ -833,7 +834,7 @@ def bind_conn(conn: Any, *keys: Any) -> None:
     bind(*keys)
 
 
-def read_only_conn(conn: Any) -> None:
+def read_only_conn(conn: RedisConn) -> None:
     """``conn.read_only()`` for a conn that has it (redisc's ``ReadOnlyConn``)."""
     read_only = getattr(conn, "read_only", None)
     if read_only is None:
@@ -841,7 +842,7 @@ def read_only_conn(conn: Any) -> None:
     read_only()
 
 
-def retry_conn(conn: Any, max_attempts: int, try_again_delay: float) -> "_RetryConn":
+def retry_conn(conn: RedisConn, max_attempts: int, try_again_delay: float) -> "RetryConn":
     """Wrap a cluster conn so that ``do`` follows MOVED and ASK and retries TRYAGAIN.
 
     At most ``max_attempts`` attempts (<= 0: no limit), then
@@ -851,10 +852,10 @@ def retry_conn(conn: Any, max_attempts: int, try_again_delay: float) -> "_RetryC
     """
     if not isinstance(conn, Conn):
         raise RedigoError("redisc: connection is not a *Conn")
-    return _RetryConn(conn, max_attempts, try_again_delay)
+    return RetryConn(conn, max_attempts, try_again_delay)
 
 
-class _RetryConn:
+class RetryConn:
     """What :func:`retry_conn` returns (redisc's ``retryConn``)."""
 
     __slots__ = ("_c", "_max_attempts", "_try_again_delay")
@@ -932,7 +933,7 @@ class _RetryConn:
     def flush(self) -> None:
         raise RedigoError("redisc: unsupported call to Flush")
 
-    def __enter__(self) -> "_RetryConn":
+    def __enter__(self) -> "RetryConn":
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -942,7 +943,7 @@ class _RetryConn:
         return f"<redigo_py.cluster retry {self._c!r}>"
 
 
-def _close_quietly(conn: Any) -> None:
+def _close_quietly(conn: RedisConn) -> None:
     try:
         conn.close()
     except Exception:

@@ -1,6 +1,8 @@
-"""Connections: dialing, and redigo's ``Conn`` over a socket.
+"""Connections: dialing, and redigo's ``conn`` over a socket.
 
-A :class:`Conn` owns one socket, a write buffer of encoded commands and a
+A :class:`NetConn` (redigo's unexported ``conn``; it satisfies the
+:mod:`redigo_py.protocols` ``Conn``, ``ConnWithTimeout`` and
+``ConnWithContext``) owns one socket, a write buffer of encoded commands and a
 :class:`~redigo_py.resp.Reader`. It keeps redigo's semantics exactly:
 
 - ``send`` buffers a command, ``flush`` writes the buffer, ``receive`` reads
@@ -43,11 +45,15 @@ from . import context as _context
 from . import _recorder as _rec
 from . import _fork
 from ._gotext import quote
+from .protocols import Conn, ConnWithContext, ConnWithTimeout
 from .errors import ArgumentError, ConnectionError, Error, ProtocolError, RedigoError, TimeoutError
 from .resp import Reader, encode_command
 
 __all__ = [
     "Conn",
+    "ConnWithContext",
+    "ConnWithTimeout",
+    "NetConn",
     "dial",
     "dial_context",
     "dial_url",
@@ -97,7 +103,7 @@ def _timeout_value(seconds: Optional[float]) -> Optional[float]:
     return float(seconds)
 
 
-class Conn:
+class NetConn:
     """A connection to one Redis server (redigo's ``conn``).
 
     Make one with :func:`dial`, :func:`dial_url` or :func:`new_conn`. Also a
@@ -310,7 +316,7 @@ class Conn:
         """``close`` (the context only parents the close span)."""
         self.close()
 
-    def __enter__(self) -> "Conn":
+    def __enter__(self) -> "NetConn":
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -825,7 +831,7 @@ def _connect(network: str, address: str, timeout: Optional[float], ctx: _context
     raise failure or ConnectionError(f"dial {network}: lookup {host}: no such host")
 
 
-def dial(network: str, address: str, **options: Any) -> Conn:
+def dial(network: str, address: str, **options: Any) -> NetConn:
     """Connect to the server at ``address`` ("host:port" or a unix path).
 
     ``network`` is "tcp", "tcp4", "tcp6" or "unix". Keyword options are
@@ -854,7 +860,7 @@ def dial_context(
     tls_skip_verify: bool = False,
     tls_handshake_timeout: Optional[float] = 10.0,
     default_attributes: Optional[Dict[str, Any]] = None,
-) -> Conn:
+) -> NetConn:
     """``dial`` bounded by ``ctx``; each keyword is one of redigo's DialOptions.
 
     ``connect_timeout`` (DialConnectTimeout), ``read_timeout`` and
@@ -913,7 +919,7 @@ def dial_context(
             _rec.fail(span, exc)
             span.end()
         raise
-    conn = Conn(sock, read_timeout, write_timeout, network="unix" if network == "unix" else "tcp",
+    conn = NetConn(sock, read_timeout, write_timeout, network="unix" if network == "unix" else "tcp",
                 host=host, port=port, database=database, default_attributes=default_attributes)
     _rec.record_open(_rec.STATE_NEW)
     try:
@@ -966,7 +972,7 @@ def _wrap_tls(sock: socket.socket, host: str, config: Optional[ssl.SSLContext],
 
 
 def new_conn(sock: socket.socket, read_timeout: Optional[float] = None,
-             write_timeout: Optional[float] = None) -> Conn:
+             write_timeout: Optional[float] = None) -> NetConn:
     """Wrap an already connected socket (redigo's NewConn)."""
     network, host, port = "tcp", "", 0
     try:
@@ -977,7 +983,7 @@ def new_conn(sock: socket.socket, read_timeout: Optional[float] = None,
             host, port = peer[0], peer[1]
     except OSError:
         pass
-    return Conn(sock, read_timeout, write_timeout, network=network, host=host, port=port)
+    return NetConn(sock, read_timeout, write_timeout, network=network, host=host, port=port)
 
 
 # -- URLs ------------------------------------------------------------------
@@ -1000,7 +1006,7 @@ def _redacted(url: str) -> str:
     return f"{scheme}://{user + ':' if has_password else ''}xxxxx@{tail}"
 
 
-def dial_url(url: str, **options: Any) -> Conn:
+def dial_url(url: str, **options: Any) -> NetConn:
     """Connect using a Redis URL (redigo's DialURL rules, plus ``unix://``).
 
     ``redis://[[user]:password@]host[:port][/db]``; ``rediss://`` (and the
@@ -1012,7 +1018,7 @@ def dial_url(url: str, **options: Any) -> Conn:
     return dial_url_context(_context.background(), url, **options)
 
 
-def dial_url_context(ctx: _context.Context, url: str, **options: Any) -> Conn:
+def dial_url_context(ctx: _context.Context, url: str, **options: Any) -> NetConn:
     """``dial_url`` bounded by ``ctx``."""
     network, address, url_options = parse_url(url)
     options.update(url_options)
@@ -1076,33 +1082,30 @@ def parse_url(url: str) -> Tuple[str, str, Dict[str, Any]]:
 
 # -- redigo's package-level helpers ------------------------------------------
 
-def do_context(conn: Any, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> Any:
+def optional_method(conn: Conn, name: str, interface: str) -> Callable[..., Any]:
+    """``conn``'s method ``name`` of an optional interface, as redigo's type assertion finds it;
+    a connection without it raises redigo's "does not support" error."""
+    method = getattr(conn, name, None)
+    if method is None:
+        raise RedigoError(f"redis: connection does not support {interface}")
+    return method  # type: ignore[no-any-return]  # getattr: the interface's method
+
+
+def do_context(conn: Conn, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> Any:
     """``conn.do_context(ctx, ...)`` for any connection that supports it."""
-    method = getattr(conn, "do_context", None)
-    if method is None:
-        raise RedigoError("redis: connection does not support ConnWithContext")
-    return method(ctx, command, *args)
+    return optional_method(conn, "do_context", "ConnWithContext")(ctx, command, *args)
 
 
-def do_with_timeout(conn: Any, timeout: Optional[float], command: Union[str, bytes], *args: Any) -> Any:
+def do_with_timeout(conn: Conn, timeout: Optional[float], command: Union[str, bytes], *args: Any) -> Any:
     """``conn.do_with_timeout(timeout, ...)`` for any connection that supports it."""
-    method = getattr(conn, "do_with_timeout", None)
-    if method is None:
-        raise RedigoError("redis: connection does not support ConnWithTimeout")
-    return method(timeout, command, *args)
+    return optional_method(conn, "do_with_timeout", "ConnWithTimeout")(timeout, command, *args)
 
 
-def receive_context(conn: Any, ctx: _context.Context) -> Any:
+def receive_context(conn: Conn, ctx: _context.Context) -> Any:
     """``conn.receive_context(ctx)`` for any connection that supports it."""
-    method = getattr(conn, "receive_context", None)
-    if method is None:
-        raise RedigoError("redis: connection does not support ConnWithContext")
-    return method(ctx)
+    return optional_method(conn, "receive_context", "ConnWithContext")(ctx)
 
 
-def receive_with_timeout(conn: Any, timeout: Optional[float]) -> Any:
+def receive_with_timeout(conn: Conn, timeout: Optional[float]) -> Any:
     """``conn.receive_with_timeout(timeout)`` for any connection that supports it."""
-    method = getattr(conn, "receive_with_timeout", None)
-    if method is None:
-        raise RedigoError("redis: connection does not support ConnWithTimeout")
-    return method(timeout)
+    return optional_method(conn, "receive_with_timeout", "ConnWithTimeout")(timeout)

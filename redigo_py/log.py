@@ -41,8 +41,9 @@ from typing import Any, Callable, List, Optional, Sequence, Union
 
 from . import context as _context
 from ._gotext import quote as _quote
-from .conn import do_context, do_with_timeout, receive_context, receive_with_timeout
+from .conn import do_context, do_with_timeout, optional_method, receive_context, receive_with_timeout
 from .errors import Error
+from .protocols import Conn
 
 __all__ = ["new_logging_conn", "new_logging_conn_filter", "redact_args"]
 
@@ -154,7 +155,7 @@ def _error_text(err: Optional[BaseException]) -> str:
 class LoggingConn:
     """Delegates to a connection and logs each call; see the module docstring."""
 
-    def __init__(self, conn: Any, logger: logging.Logger, prefix: str,
+    def __init__(self, conn: Conn, logger: logging.Logger, prefix: str,
                  skip: Optional[Callable[[str], bool]]) -> None:
         self._conn = conn
         self._logger = logger
@@ -214,11 +215,26 @@ class LoggingConn:
     def receive_context(self, ctx: _context.Context) -> Any:
         return self._call("ReceiveContext", receive_context, "", (), self._conn, ctx)
 
+    def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> None:
+        try:
+            optional_method(self._conn, "send_context", "ConnWithContext")(ctx, command, *args)
+        except Exception as exc:
+            self._print("Send", command, args, None, exc)
+            raise
+        self._print("Send", command, args, None, None)
+
     def flush(self) -> None:
         self._conn.flush()
 
+    def flush_context(self, ctx: _context.Context) -> None:
+        optional_method(self._conn, "flush_context", "ConnWithContext")(ctx)
+
+    def close_context(self, ctx: _context.Context) -> None:
+        """``close`` (the context only parents the close span), logged as ``Close``."""
+        self.close()
+
     def err(self) -> Optional[BaseException]:
-        return self._conn.err()  # type: ignore[no-any-return]
+        return self._conn.err()
 
     def close(self) -> None:
         err: Optional[BaseException] = None
@@ -238,12 +254,12 @@ class LoggingConn:
         self.close()
 
 
-def new_logging_conn(conn: Any, logger: logging.Logger, prefix: str) -> LoggingConn:
+def new_logging_conn(conn: Conn, logger: logging.Logger, prefix: str) -> LoggingConn:
     """Wrap ``conn`` so every call is logged at DEBUG on ``logger``."""
     return LoggingConn(conn, logger, prefix, None)
 
 
-def new_logging_conn_filter(conn: Any, logger: logging.Logger, prefix: str,
+def new_logging_conn_filter(conn: Conn, logger: logging.Logger, prefix: str,
                             skip: Callable[[str], bool]) -> LoggingConn:
     """Like :func:`new_logging_conn`, but commands for which ``skip(name)`` is true are not logged."""
     return LoggingConn(conn, logger, prefix, skip)

@@ -64,7 +64,7 @@ from . import _recorder
 from .errors import Error
 
 if TYPE_CHECKING:
-    from .conn import Conn
+    from .conn import NetConn
 
 __all__ = ["instrument", "uninstrument", "RedigoInstrumentor", "DURATION_BOUNDS_S", "BYTES_BOUNDS"]
 
@@ -551,7 +551,7 @@ class _OtelTracing:
                                     is_remote=False, trace_flags=flags, trace_state=trace_state)
         return _LeanSpan(tracer, name, context, parent_context, attrs)
 
-    def command(self, conn: "Conn", command: Any, args: Sequence[Any]) -> Optional[_LeanSpan]:
+    def command(self, conn: "NetConn", command: Any, args: Sequence[Any]) -> Optional[_LeanSpan]:
         parent = self.current()
         if parent is None or not parent.is_recording():
             return None
@@ -569,7 +569,7 @@ class _OtelTracing:
                                                  if isinstance(first, (bytes, bytearray)) else str(first))
         return self._lean(parent, upper, attrs)
 
-    def method(self, conn: "Conn", method: str) -> None:
+    def method(self, conn: "NetConn", method: str) -> None:
         """``send``/``flush``/``receive`` make a pipeline span instead; ``close`` none."""
         return None
 
@@ -584,7 +584,7 @@ class _OtelTracing:
         span = self.tracer.start_span(name, kind=self.client, attributes=attributes)
         return _Span(span, context.attach(trace.set_span_in_context(span)))
 
-    def pipeline(self, conn: "Conn", commands: List[str]) -> Optional[_LeanSpan]:
+    def pipeline(self, conn: "NetConn", commands: List[str]) -> Optional[_LeanSpan]:
         parent = self.current()
         if parent is None or not parent.is_recording():
             return None

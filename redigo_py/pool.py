@@ -80,10 +80,11 @@ from .commandinfo import (
     WATCH_STATE,
     lookup_command_info,
 )
-from .conn import Conn, join_host_port
+from .conn import NetConn, join_host_port, optional_method
+from .protocols import Conn
 from .errors import ConnectionError, ErrPoolExhausted, PoolClosedError, RedigoError
 
-__all__ = ["Pool", "PoolStats", "new_pool"]
+__all__ = ["Pool", "PoolStats", "PooledConn", "ErrorConn", "new_pool"]
 
 # The clock of the pool's bookkeeping (idle time, connection age, the
 # ``last_used`` given to test_on_borrow). A module global so that tests can
@@ -227,14 +228,14 @@ class Pool:
 
     # -- borrowing ------------------------------------------------------------
 
-    def get(self) -> Union["_ActiveConn", "_ErrorConn"]:
+    def get(self) -> Union["PooledConn", "ErrorConn"]:
         """A connection; on failure one whose methods raise the error. Close it when done."""
         try:
             return self._borrow(_BACKGROUND)
         except Exception as exc:
-            return _ErrorConn(exc)
+            return ErrorConn(exc)
 
-    def get_context(self, ctx: _context.Context) -> "_ActiveConn":
+    def get_context(self, ctx: _context.Context) -> "PooledConn":
         """A connection, or raise; ``ctx`` bounds the wait for a free slot (and the
         dial, when the pool has ``dial_context``).
 
@@ -242,14 +243,14 @@ class Pool:
         """
         return self._borrow(ctx)
 
-    def get_with_context(self, ctx: _context.Context) -> Union["_ActiveConn", "_ErrorConn"]:
+    def get_with_context(self, ctx: _context.Context) -> Union["PooledConn", "ErrorConn"]:
         """``get_context`` that returns an error connection instead of raising (the fork's name)."""
         try:
             return self._borrow(ctx)
         except Exception as exc:
-            return _ErrorConn(exc)
+            return ErrorConn(exc)
 
-    def _borrow(self, ctx: _context.Context) -> "_ActiveConn":
+    def _borrow(self, ctx: _context.Context) -> "PooledConn":
         """``_get`` inside a ``redis.Pool.get`` span (a dial it makes is the span's child)."""
         if not (_rec.ON or _OC_TRACE in _modules):
             return self._get(ctx, None)
@@ -269,7 +270,7 @@ class Pool:
         """The ``name`` given, else ``host:port/db`` of the first connection dialled (or "")."""
         return self.name or self._dialled_name
 
-    def _get(self, ctx: _context.Context, span: Optional[_rec.SpanLike]) -> "_ActiveConn":
+    def _get(self, ctx: _context.Context, span: Optional[_rec.SpanLike]) -> "PooledConn":
         """Borrow: a slot, then the newest idle connection that passes the checks, else a new one.
 
         ``span`` (the get's, when traced) hears of a wait for a slot and of a dial.
@@ -296,7 +297,7 @@ class Pool:
                     raise
                 if reason is None:
                     _rec.record_open(_rec.STATE_REUSED)
-                    return _ActiveConn(self, self._lent(pc))
+                    return PooledConn(self, self._lent(pc))
                 self._discard(pc, reason)
                 with lock:
                     pc = self._idle.pop() if self._idle else None
@@ -315,11 +316,11 @@ class Pool:
                 with lock:
                     self._active -= 1
                 raise
-            if not self._dialled_name and isinstance(c, Conn):
+            if not self._dialled_name and isinstance(c, NetConn):
                 self._dialled_name = f"{join_host_port(c.host, c.port)}/{c.database}"
             _rec.record_pool_time(self._pool_name(), _rec.POOL_CREATE, _perf_ns() - started)
             # dial counted it as opened: new
-            return _ActiveConn(self, self._lent(_PoolConn(c, _now(), self._generation)))
+            return PooledConn(self, self._lent(_PoolConn(c, _now(), self._generation)))
         except BaseException:
             with lock:
                 self._release_slot()
@@ -464,7 +465,7 @@ class Pool:
     def _discard(self, pc: _PoolConn, reason: str) -> None:
         """Close a connection the pool owns (called without the lock): the one place that does."""
         try:
-            if isinstance(pc.c, Conn):
+            if isinstance(pc.c, NetConn):
                 pc.c._close(reason)  # counted in redis/connections_closed under the reason
             else:
                 pc.c.close()  # a wrapper the dial function made: its own close() decides
@@ -544,7 +545,7 @@ def _conn_closed() -> ConnectionError:
     return ConnectionError("redigo: connection closed")
 
 
-class _ActiveConn:
+class PooledConn:
     """A borrowed connection (redigo's ``activeConn``): ``Conn``'s methods, plus the return trip.
 
     Tracks the state that commands leave on the connection so that
@@ -608,23 +609,26 @@ class _ActiveConn:
     def receive(self) -> Any:
         return self._live().receive()
 
+    # The optional interfaces: the pooled connection's own, if it has them (a dial
+    # function may return any Conn), as redigo's activeConn asserts them.
     def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: Any) -> Any:
-        return self._tracked(command).do_with_timeout(timeout, command, *args)
+        return optional_method(self._tracked(command), "do_with_timeout", "ConnWithTimeout")(
+            timeout, command, *args)
 
     def receive_with_timeout(self, timeout: Optional[float]) -> Any:
-        return self._live().receive_with_timeout(timeout)
+        return optional_method(self._live(), "receive_with_timeout", "ConnWithTimeout")(timeout)
 
     def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> Any:
-        return self._tracked(command).do_context(ctx, command, *args)
+        return optional_method(self._tracked(command), "do_context", "ConnWithContext")(ctx, command, *args)
 
     def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> None:
-        self._tracked(command).send_context(ctx, command, *args)
+        optional_method(self._tracked(command), "send_context", "ConnWithContext")(ctx, command, *args)
 
     def flush_context(self, ctx: _context.Context) -> None:
-        self._live().flush_context(ctx)
+        optional_method(self._live(), "flush_context", "ConnWithContext")(ctx)
 
     def receive_context(self, ctx: _context.Context) -> Any:
-        return self._live().receive_context(ctx)
+        return optional_method(self._live(), "receive_context", "ConnWithContext")(ctx)
 
     def err(self) -> Optional[BaseException]:
         """The connection's fatal error, or the "connection closed" error after ``close()``."""
@@ -649,7 +653,7 @@ class _ActiveConn:
         self._pc = None
         c = pc.c
         # The span of the borrower's close: the clean-up and the return trip.
-        span = (_rec.method_span(c, "close") if isinstance(c, Conn) and (_rec.ON or _OC_TRACE in _modules)
+        span = (_rec.method_span(c, "close") if isinstance(c, NetConn) and (_rec.ON or _OC_TRACE in _modules)
                 else None)
         state = self._state
         broken = True
@@ -670,7 +674,7 @@ class _ActiveConn:
         """``close()`` (the context only parents the close span)."""
         self.close()
 
-    def __enter__(self) -> "_ActiveConn":
+    def __enter__(self) -> "PooledConn":
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -705,7 +709,7 @@ def _reset_state(c: Conn, state: int) -> None:
                 break
 
 
-class _ErrorConn:
+class ErrorConn:
     """What ``get()`` returns when it cannot lend a connection (redigo's ``errorConn``).
 
     Every method raises the error; ``err()`` returns it; ``close()`` does nothing.
@@ -758,7 +762,7 @@ class _ErrorConn:
     def close_context(self, ctx: _context.Context) -> None:
         """Nothing to give back."""
 
-    def __enter__(self) -> "_ErrorConn":
+    def __enter__(self) -> "ErrorConn":
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -28,6 +28,7 @@ from typing import Any, List, Optional, Union
 from . import context as _context
 from .conn import receive_context, receive_with_timeout
 from .errors import ErrNil, RedigoError
+from .protocols import Conn
 from .reply import type_name
 
 __all__ = ["PubSubConn", "Message", "Subscription", "Pong"]
@@ -80,7 +81,7 @@ class PubSubConn:
 
     __slots__ = ("conn",)
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Conn) -> None:
         self.conn = conn  #: the wrapped connection (Go's ``PubSubConn.Conn``)
 
     def close(self) -> None:

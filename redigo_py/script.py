@@ -14,6 +14,7 @@ from typing import Any, List, Tuple
 
 from . import context as _context
 from .errors import Error, RedigoError
+from .protocols import Conn
 
 __all__ = ["Script", "new_script"]
 
@@ -48,7 +49,7 @@ class Script:
             return [spec, *keys_and_args]
         return [spec, self._key_count, *keys_and_args]
 
-    def do(self, conn: Any, *keys_and_args: Any) -> Any:
+    def do(self, conn: Conn, *keys_and_args: Any) -> Any:
         """Evaluate the script with EVALSHA, falling back to EVAL on NOSCRIPT."""
         try:
             return conn.do("EVALSHA", *self._args(self._hash, keys_and_args))
@@ -57,7 +58,7 @@ class Script:
                 raise
         return conn.do("EVAL", *self._args(self._src, keys_and_args))
 
-    def do_context(self, ctx: _context.Context, conn: Any, *keys_and_args: Any) -> Any:
+    def do_context(self, ctx: _context.Context, conn: Conn, *keys_and_args: Any) -> Any:
         """``do`` bounded by ``ctx`` (the connection must have ``do_context``)."""
         do_context = getattr(conn, "do_context", None)
         if do_context is None:
@@ -69,11 +70,11 @@ class Script:
                 raise
         return do_context(ctx, "EVAL", *self._args(self._src, keys_and_args))
 
-    def send(self, conn: Any, *keys_and_args: Any) -> None:
+    def send(self, conn: Conn, *keys_and_args: Any) -> None:
         """Queue an EVAL of the script (its reply comes from ``receive``)."""
         conn.send("EVAL", *self._args(self._src, keys_and_args))
 
-    def send_hash(self, conn: Any, *keys_and_args: Any) -> None:
+    def send_hash(self, conn: Conn, *keys_and_args: Any) -> None:
         """Queue an EVALSHA; the script must already be loaded (``load``, ``do`` or ``send``).
 
         A pipeline cannot retry one command on NOSCRIPT, which is why this
@@ -81,7 +82,7 @@ class Script:
         """
         conn.send("EVALSHA", *self._args(self._hash, keys_and_args))
 
-    def load(self, conn: Any) -> None:
+    def load(self, conn: Conn) -> None:
         """Load the script into the server's cache without running it (SCRIPT LOAD)."""
         conn.do("SCRIPT", "LOAD", self._src)
 

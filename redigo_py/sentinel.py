@@ -203,7 +203,7 @@ class Sentinel:
         return f"<redigo_py.sentinel.Sentinel {self.master_name!r} {self.addrs}>"
 
 
-def test_role(conn: Any, expected_role: str) -> bool:
+def test_role(conn: Conn, expected_role: str) -> bool:
     """Whether ROLE says ``expected_role`` ("master" or "slave"); raises if ROLE fails."""
     reply = conn.do("ROLE")
     if not isinstance(reply, list) or not reply:
@@ -214,14 +214,14 @@ def test_role(conn: Any, expected_role: str) -> bool:
 test_role.__test__ = False  # type: ignore[attr-defined]  # a library function, not a pytest test
 
 
-def _query_for_master(conn: Any, master_name: str) -> str:
+def _query_for_master(conn: Conn, master_name: str) -> str:
     reply = strings(conn.do("SENTINEL", "get-master-addr-by-name", master_name))
     if len(reply) < 2:
         raise RedigoError("redigo: malformed get-master-addr-by-name reply")
     return _join_host_port(reply[0], reply[1])
 
 
-def _query_for_slaves(conn: Any, master_name: str) -> List[Slave]:
+def _query_for_slaves(conn: Conn, master_name: str) -> List[Slave]:
     slaves = []
     for item in values(conn.do("SENTINEL", "slaves", master_name)):
         fields = string_map(item)
@@ -229,7 +229,7 @@ def _query_for_slaves(conn: Any, master_name: str) -> List[Slave]:
     return slaves
 
 
-def _query_for_sentinels(conn: Any, master_name: str) -> List[str]:
+def _query_for_sentinels(conn: Conn, master_name: str) -> List[str]:
     addrs = []
     for item in values(conn.do("SENTINEL", "sentinels", master_name)):
         fields = string_map(item)

@@ -1,0 +1,76 @@
+"""The spine: redigo's ``Conn``, ``ConnWithTimeout`` and ``ConnWithContext`` interfaces.
+
+redigo is held together by its ``Conn`` interface (``redis.go``): a dialled
+connection, a pooled one, a logging wrapper and a cluster connection are all
+``redis.Conn``, and the package-level helpers (``DoContext``,
+``DoWithTimeout``) ask for the optional interfaces. These are the same
+interfaces as ``typing.Protocol``\\s, so that a typed port of
+``func f(conn redis.Conn)`` is ``def f(conn: redis.Conn)`` and type-checks
+for every connection the library hands out, and ``isinstance(c, redis.Conn)``
+holds for each (they are runtime-checkable). The concrete classes
+(:class:`~redigo_py.conn.NetConn`, :class:`~redigo_py.pool.PooledConn`, the
+logging, cluster and retry conns) are implementations of these.
+
+Every connection is also a context manager: ``with pool.get() as c:`` closes
+it (or returns it to its pool).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Protocol, TypeVar, Union, runtime_checkable
+
+from . import context as _context
+
+__all__ = ["Conn", "ConnWithTimeout", "ConnWithContext"]
+
+_Self = TypeVar("_Self")
+
+
+@runtime_checkable
+class Conn(Protocol):
+    """A connection to Redis (redigo's ``Conn``).
+
+    ``do`` sends a command, flushes, and returns its reply (raising an error
+    reply); ``send`` buffers, ``flush`` writes, ``receive`` reads one reply;
+    ``err`` is the error that made the connection unusable, or None.
+    """
+
+    def do(self, command: Union[str, bytes], *args: Any) -> Any: ...
+
+    def send(self, command: Union[str, bytes], *args: Any) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def receive(self) -> Any: ...
+
+    def err(self) -> Optional[BaseException]: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self: _Self) -> _Self: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
+
+
+@runtime_checkable
+class ConnWithTimeout(Conn, Protocol):
+    """A ``Conn`` whose calls take a read timeout of their own (redigo's ``ConnWithTimeout``)."""
+
+    def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: Any) -> Any: ...
+
+    def receive_with_timeout(self, timeout: Optional[float]) -> Any: ...
+
+
+@runtime_checkable
+class ConnWithContext(Conn, Protocol):
+    """A ``Conn`` whose calls are bounded by a Go-style context (redigo's ``ConnWithContext``)."""
+
+    def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> Any: ...
+
+    def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> None: ...
+
+    def flush_context(self, ctx: _context.Context) -> None: ...
+
+    def receive_context(self, ctx: _context.Context) -> Any: ...
+
+    def close_context(self, ctx: _context.Context) -> None: ...
