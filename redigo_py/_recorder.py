@@ -34,6 +34,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
 from . import _fork
+from .errors import Error
 
 if TYPE_CHECKING:
     from .conn import NetConn
@@ -188,8 +189,6 @@ def record_pool_timeout(pool: str) -> None:
 
 def error_detail(exc: BaseException) -> str:
     """Bounded ``detail``: an error reply's first word, else the exception class name."""
-    from .errors import Error
-
     if isinstance(exc, Error):
         word = exc.kind
         return word if word.isupper() and len(word) <= 32 else "ERR"
@@ -463,9 +462,10 @@ def fail(span: SpanLike, exc: BaseException) -> None:
     """Mark ``span`` failed; a cluster redirect (MOVED/ASK) also becomes a ``redirect`` event
     on it: where the slot lives now, on the span of the command that got it."""
     span.fail(exc)
-    words = str(exc).split(" ")
-    if len(words) == 3 and words[0] in ("MOVED", "ASK") and words[1].isdigit():
-        span.event("redirect", type=words[0], slot=int(words[1]), address=words[2])
+    redirect = exc.redirect() if isinstance(exc, Error) else None
+    if redirect is not None:
+        kind, slot, address = redirect
+        span.event("redirect", type=kind, slot=slot, address=address)
 
 
 def conn_attributes(conn: "NetConn") -> Dict[str, Any]:

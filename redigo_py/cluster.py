@@ -184,24 +184,14 @@ def parse_redir(exc: Optional[BaseException]) -> Optional[RedirError]:
     """``exc`` as a :class:`RedirError` if it is a MOVED or ASK error reply, else None."""
     if isinstance(exc, RedirError):
         return exc
-    if not isinstance(exc, Error):
+    redirect = exc.redirect() if isinstance(exc, Error) else None
+    if redirect is None:
         return None
-    message = str(exc)
-    parts = message.split()
-    if len(parts) != 3 or parts[0] not in ("MOVED", "ASK"):
-        return None
-    try:
-        new_slot = int(parts[1])
-    except ValueError:
-        return None
-    return RedirError(message, parts[0], new_slot, parts[2])
+    return RedirError(str(exc), *redirect)
 
 
 def _is_redis_err(exc: Optional[BaseException], kind: str) -> bool:
-    if not isinstance(exc, Error):
-        return False
-    parts = str(exc).split(None, 1)
-    return bool(parts) and parts[0] == kind
+    return isinstance(exc, Error) and exc.kind == kind
 
 
 def is_try_again(exc: Optional[BaseException]) -> bool:

@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from .errors import RedigoError
+from .errors import ArgumentError, RedigoError
 
 __all__ = [
     "Context",
@@ -255,5 +255,5 @@ def with_timeout(parent: Context, seconds: float) -> Tuple[Context, CancelFunc]:
 def with_value(parent: Context, key: Any, value: Any) -> Context:
     """A child that carries ``value`` under ``key`` (see ``Context.value``)."""
     if key is None:
-        raise TypeError("context: key must not be None")
+        raise ArgumentError("context: key must not be None")
     return Context(parent, key=key, value=value)

@@ -9,6 +9,7 @@ messages keep redigo's texts so that ported tests and log searches still match.
 from __future__ import annotations
 
 import builtins
+from typing import Optional, Tuple
 
 __all__ = [
     "RedigoError",
@@ -47,6 +48,18 @@ class Error(RedigoError):
     def kind(self) -> str:
         """The first word of the message (``ERR``, ``WRONGTYPE``, ``MOVED``...)."""
         return str(self).split(" ", 1)[0]
+
+    def redirect(self) -> Optional[Tuple[str, int, str]]:
+        """A cluster redirect's (``"MOVED"`` or ``"ASK"``, slot, address), or None.
+
+        The one reading of ``MOVED 3999 127.0.0.1:6381``: the cluster's
+        :func:`~redigo_py.cluster.parse_redir` and the spans' ``redirect``
+        event both use it.
+        """
+        parts = str(self).split()
+        if len(parts) != 3 or parts[0] not in ("MOVED", "ASK") or not parts[1].isdigit():
+            return None
+        return parts[0], int(parts[1]), parts[2]
 
 
 class ArgumentError(RedigoError, ValueError, TypeError):

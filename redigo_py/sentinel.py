@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from . import _fork
-from .conn import Conn
+from .conn import Conn, join_host_port
 from .errors import RedigoError
 from .pool import Pool
 from .reply import string, string_map, strings, values
@@ -64,11 +64,6 @@ class NoSentinelsAvailable(RedigoError):
         return (NoSentinelsAvailable, (self.last_error,))
 
 
-def _join_host_port(host: str, port: str) -> str:
-    """Go's net.JoinHostPort: brackets around an IPv6 host."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 @dataclass(frozen=True)
 class Slave:
     """A replica as a sentinel reports it (SENTINEL SLAVES)."""
@@ -79,7 +74,7 @@ class Slave:
 
     def addr(self) -> str:
         """``host:port`` of the replica."""
-        return _join_host_port(self.ip, self.port)
+        return join_host_port(self.ip, self.port)
 
     def available(self) -> bool:
         """Whether the sentinel thinks the replica works now (neither disconnected nor down)."""
@@ -218,7 +213,7 @@ def _query_for_master(conn: Conn, master_name: str) -> str:
     reply = strings(conn.do("SENTINEL", "get-master-addr-by-name", master_name))
     if len(reply) < 2:
         raise RedigoError("redigo: malformed get-master-addr-by-name reply")
-    return _join_host_port(reply[0], reply[1])
+    return join_host_port(reply[0], reply[1])
 
 
 def _query_for_slaves(conn: Conn, master_name: str) -> List[Slave]:

@@ -168,34 +168,6 @@ def start_threads(p: Pool, command: str, *args: Any) -> List[Optional[BaseExcept
     return results
 
 
-# -- commandinfo -------------------------------------------------------------
-
-COMMAND_INFO_CASES = [
-    ("WATCH", CommandInfo(set=WATCH_STATE)),
-    ("watch", CommandInfo(set=WATCH_STATE)),
-    ("wAtch", CommandInfo(set=WATCH_STATE)),
-    (b"watch", CommandInfo(set=WATCH_STATE)),
-    (bytearray(b"wAtCh"), CommandInfo(set=WATCH_STATE)),
-    ("UNWATCH", CommandInfo(clear=WATCH_STATE)),
-    ("MULTI", CommandInfo(set=MULTI_STATE)),
-    ("exec", CommandInfo(clear=WATCH_STATE | MULTI_STATE)),
-    ("Discard", CommandInfo(clear=WATCH_STATE | MULTI_STATE)),
-    ("SUBSCRIBE", CommandInfo(set=SUBSCRIBE_STATE)),
-    ("psubscribe", CommandInfo(set=SUBSCRIBE_STATE)),
-    ("UNSUBSCRIBE", CommandInfo()),  # may leave other channels subscribed
-    ("punsubscribe", CommandInfo()),
-    ("MONITOR", CommandInfo(set=MONITOR_STATE)),
-    ("GET", CommandInfo()),
-    ("", CommandInfo()),
-    (42, CommandInfo()),
-]
-
-
-@pytest.mark.parametrize("name,expected", COMMAND_INFO_CASES)
-def test_lookup_command_info(name: Any, expected: CommandInfo) -> None:
-    assert lookup_command_info(name) == expected
-
-
 # -- redigo's pool_test.go -------------------------------------------------------
 
 
