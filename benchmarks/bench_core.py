@@ -10,6 +10,11 @@ of medians. Workloads (issue 2's targets):
 - 1000 pipelined GETs (target: >= 3.5x faster than redis-py pure)
 - LRANGE 0 -1 of 1000 elements (target: >= 2.5x faster than redis-py pure)
 - GET of a 1 MiB value (target: no slower than redis-py)
+- XRANGE of 1000 entries of 2 fields (targets: <= 1.25x redis-py + hiredis,
+  >= 4x faster than redis-py pure), HGETALL of 1000 fields to a dict
+  (``string_map``; redis-py's ``hgetall``), ZRANGE WITHSCORES of 1000
+  (targets: <= 1.0x redis-py + hiredis). Each also has a floor: the raw
+  socket with ``hiredis.Reader`` parsing the reply.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import statistics
 import sys
 from typing import Callable, Dict, List, Tuple
 
+import hiredis
 import redis as redispy
 from redis._parsers import _HiredisParser, _RESP2Parser
 
@@ -47,6 +53,17 @@ class Raw:
         while got < reply_len:
             got += sock.recv_into(view[:min(65536, reply_len - got)])
 
+    def parsed(self, request: bytes) -> object:
+        """The round trip with its reply parsed by hiredis's C reader: the floor of a parsed reply."""
+        sock = self.sock
+        sock.sendall(request)
+        reader = hiredis.Reader()
+        reply = reader.gets()
+        while reply is False:
+            reader.feed(sock.recv(65536))
+            reply = reader.gets()
+        return reply
+
 
 def reply_length(port: int, request: bytes) -> int:
     """Exact byte length of the server's reply to ``request`` (for the raw client)."""
@@ -71,9 +88,13 @@ def workloads(port: int) -> Dict[str, Tuple[int, Dict[str, Op]]]:
 
     ours.do("SET", "k100", b"x" * 100)
     ours.do("SET", "k1m", b"x" * (1 << 20))
-    ours.do("DEL", "list")
+    ours.do("DEL", "list", "stream", "hash", "zset")
     for i in range(0, 1000, 100):
         ours.do("RPUSH", "list", *[b"element-%04d" % j for j in range(i, i + 100)])
+        for j in range(i, i + 100):
+            ours.send("XADD", "stream", "*", "sensor", b"sensor-%04d" % j, "reading", j * 7)
+        ours.do("HSET", "hash", *[x for j in range(i, i + 100) for x in (b"field-%04d" % j, b"value-%d" % j)])
+        ours.do("ZADD", "zset", *[x for j in range(i, i + 100) for x in (j * 1.5, b"member-%04d" % j)])
 
     get100 = redigo_py.resp.encode("GET", "k100")
     get1m = redigo_py.resp.encode("GET", "k1m")
@@ -98,7 +119,28 @@ def workloads(port: int) -> Dict[str, Tuple[int, Dict[str, Op]]]:
             return pipe.execute()
         return run
 
+    xrange = redigo_py.resp.encode("XRANGE", "stream", "-", "+")
+    hgetall = redigo_py.resp.encode("HGETALL", "hash")
+    zrange = redigo_py.resp.encode("ZRANGE", "zset", 0, -1, "WITHSCORES")
     return {
+        "XRANGE 1000": (10, {
+            "raw socket + hiredis.Reader": lambda: raw.parsed(xrange),
+            "redis-py pure": lambda: pure.xrange("stream"),
+            "redis-py hiredis": lambda: fast.xrange("stream"),
+            "redigo_py": lambda: ours.do("XRANGE", "stream", "-", "+"),
+        }),
+        "HGETALL 1000 to a dict": (20, {
+            "raw socket + hiredis.Reader": lambda: raw.parsed(hgetall),
+            "redis-py pure": lambda: pure.hgetall("hash"),
+            "redis-py hiredis": lambda: fast.hgetall("hash"),
+            "redigo_py": lambda: redigo_py.string_map(ours.do("HGETALL", "hash")),
+        }),
+        "ZRANGE WITHSCORES 1000": (20, {
+            "raw socket + hiredis.Reader": lambda: raw.parsed(zrange),
+            "redis-py pure": lambda: pure.zrange("zset", 0, -1, withscores=True),
+            "redis-py hiredis": lambda: fast.zrange("zset", 0, -1, withscores=True),
+            "redigo_py": lambda: ours.do("ZRANGE", "zset", 0, -1, "WITHSCORES"),
+        }),
         "GET 100 B": (200, {
             "raw socket": lambda: raw.roundtrip(get100, len100),
             "redis-py pure": lambda: pure.get("k100"),
@@ -151,8 +193,9 @@ def main() -> None:
             print(f"\n{name}")
             for client, t in median.items():
                 note = "" if client == "redigo_py" else f"   ratio to redigo_py: {t / ours:5.2f}"
-                print(f"  {client:18s} {t * 1e6:10.1f} us (best {min(times[client]) * 1e6:8.1f}){note}")
-            print(f"  => redigo_py / raw socket = {ours / median['raw socket']:.2f}; "
+                print(f"  {client:27s} {t * 1e6:10.1f} us (best {min(times[client]) * 1e6:8.1f}){note}")
+            floor = "raw socket" if "raw socket" in median else "raw socket + hiredis.Reader"
+            print(f"  => redigo_py / {floor} = {ours / median[floor]:.2f}; "
                   f"redigo_py is {median['redis-py pure'] / ours:.2f}x as fast as redis-py pure, "
                   f"{median['redis-py hiredis'] / ours:.2f}x as fast as redis-py hiredis")
 

@@ -531,11 +531,23 @@ class NetConn:
             if self._sock_timeout is not None:
                 sock.settimeout(None)
                 self._sock_timeout = None
+            drain = _MSG_DONTWAIT and not isinstance(sock, ssl.SSLSocket)
             while reply is False:
                 data = sock.recv(_RECV_SIZE)
                 if not data:
                     raise ConnectionError("redigo: EOF (the server closed the connection)")
                 reader.feed(data)
+                # A full read means a large reply is streaming in: take what else has
+                # arrived, without waiting, before parsing, so that it is parsed in
+                # fewer, larger attempts.
+                while drain and len(data) == _RECV_SIZE:
+                    try:
+                        data = sock.recv(_RECV_SIZE, _MSG_DONTWAIT)
+                    except BlockingIOError:
+                        break
+                    if not data:
+                        break  # EOF: the parse below, then the next recv, report it
+                    reader.feed(data)
                 reply = reader.gets()
             return reply
         while reply is False:

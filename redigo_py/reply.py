@@ -338,6 +338,10 @@ def float64s(reply: Any) -> List[float]:
 
 def strings(reply: Any) -> List[str]:
     """An array of bulk or simple strings; a nil element is ``""``."""
+    fast = _all_text(reply)
+    if fast is not None:
+        return fast
+
     def convert(item: Any) -> str:
         if isinstance(item, bytes):
             return decode(item, "Strings")
@@ -349,6 +353,9 @@ def strings(reply: Any) -> List[str]:
 
 def byte_slices(reply: Any) -> List[Optional[bytes]]:
     """An array of bulk strings; a nil element stays ``None``."""
+    if isinstance(reply, list) and _element_types(reply) <= _BYTES_OR_NIL:
+        return list(reply)  # nothing to convert: a copy, as the general path makes
+
     def convert(item: Any) -> bytes:
         if isinstance(item, bytes):
             return item
@@ -395,6 +402,28 @@ def uint64s(reply: Any) -> List[int]:
 
 # -- maps ----------------------------------------------------------------------
 
+# The usual replies need no check per element: an array of bulk strings only
+# (HGETALL, LRANGE, CONFIG GET) is converted with C-level map/zip; anything
+# else (a nil, an integer, invalid UTF-8) takes the general path below,
+# which also names what is wrong.
+_BYTES = frozenset((bytes,))
+_BYTES_OR_NIL = frozenset((bytes, type(None)))
+
+
+def _element_types(items: List[Any]) -> "frozenset[type]":
+    return frozenset(map(type, items))
+
+
+def _all_text(reply: Any) -> Optional[List[str]]:
+    """Every element decoded, if ``reply`` is a list of bulk strings of valid UTF-8; else None."""
+    if not isinstance(reply, list) or not _element_types(reply) <= _BYTES:
+        return None
+    try:
+        return list(map(bytes.decode, reply))
+    except UnicodeDecodeError:
+        return None
+
+
 def _map(reply: Any, name: str, convert: Callable[[str, Any], T]) -> Dict[str, T]:
     """Alternating key, value (HGETALL, CONFIG GET) as a dict; keys must be bulk strings."""
     items = _array(reply, name)
@@ -412,6 +441,11 @@ def _map(reply: Any, name: str, convert: Callable[[str, Any], T]) -> Dict[str, T
 
 def string_map(reply: Any) -> Dict[str, str]:
     """Alternating bulk-string keys and values as ``{str: str}``."""
+    if isinstance(reply, list) and len(reply) % 2 == 0:
+        texts = _all_text(reply)
+        if texts is not None:
+            return dict(zip(texts[0::2], texts[1::2]))
+
     def convert(key: str, value: Any) -> str:
         if not isinstance(value, bytes):
             raise RedigoError(

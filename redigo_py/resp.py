@@ -178,7 +178,7 @@ class Reader:
     __slots__ = (
         "max_bulk_len", "max_line_len", "max_depth",
         "_buf", "_pos", "_base", "_chunks", "_chunks_len", "_need", "_stack", "_ready", "_ends",
-        "_error", "consumed", "_scanned",
+        "_error", "consumed", "_scanned", "_waits",
     )
 
     def __init__(
@@ -205,6 +205,7 @@ class Reader:
         difference across a ``gets()`` is that reply's exact size on the wire
         (headers and CRLFs included), which the metrics report."""
         self._error: Optional[str] = None
+        self._waits = 0  # times the array at _pos was found surely incomplete by the uniform path
 
     def feed(self, data: Union[bytes, bytearray, memoryview], offset: int = 0, length: int = -1) -> None:
         """Append ``data[offset:offset+length]`` to the input (copied if mutable)."""
@@ -323,9 +324,22 @@ class Reader:
                             f"redigo: array length {n} exceeds the limit of {max_bulk_len}")
                     if len(stack) >= self.max_depth:  # every array counts, an empty one too
                         raise ProtocolError(f"redigo: arrays nested deeper than {self.max_depth}")
+                    header = pos
                     pos = end + 2
-                    fast = (_bulk_array(buf, pos, n) if n >= _SPLIT_MIN and fast_ok and pos < size
-                            and buf[pos] == 36 and find(b"\r\n", pos, pos + 7) >= 0 else None)
+                    fast = None
+                    if n >= _SPLIT_MIN and fast_ok and pos < size:
+                        first = buf[pos]
+                        if first == 36 and find(b"\r\n", pos, pos + 7) >= 0:
+                            fast = _bulk_array(buf, pos, n)
+                        elif first == 42 and self._waits < _MAX_WAITS:
+                            fast = _uniform_arrays(buf, pos, n, self.max_depth - len(stack) - 1)
+                            if fast is _WAIT:
+                                # Back to the header until more bytes come; a bounded number
+                                # of times, since each try cuts the array again.
+                                self._waits += 1
+                                self._incomplete(header, size - header + 1)
+                                return
+                    self._waits = 0
                     if fast is not None:
                         value, pos = fast
                     elif n:
@@ -382,6 +396,11 @@ class Reader:
         self._need = need
 
 
+# How many times the uniform-entries path waits for more of one array (it cuts
+# the array again at each try) before leaving it to the general parser, which
+# resumes where it stopped: so a reply trickled in tiny pieces costs a bounded
+# number of cuts, not one per piece.
+_MAX_WAITS = 16
 # Arrays shorter than this are parsed element by element: the split path only
 # pays off once its fixed cost is spread over many elements.
 _SPLIT_MIN = 8
@@ -392,6 +411,9 @@ _RUN_MIN = 512
 # parser, which handles everything.
 _TABLE_MAX = 2047  # the longest value the split paths can verify
 _HEADER_LENGTHS = {b"$%d" % i: i for i in range(_TABLE_MAX + 1)}
+# Canonical array headers of the lengths a uniform entry may have (a stream
+# entry's fields, a GEO position, a CLUSTER SLOTS range...).
+_ARRAY_LENGTHS = {b"*%d" % i: i for i in range(1, 64)}
 _SPLIT_MAX_ITEM = _TABLE_MAX + 13  # longest element, with its header and CRLFs, the table can verify
 
 
@@ -421,6 +443,141 @@ def _bulk_array(buf: bytes, pos: int, n: int) -> Optional[Tuple[List[bytes], int
     if list(map(_HEADER_LENGTHS.get, lines[0:parts:2])) != list(map(len, values)):
         return None
     return values, pos + len(chunk) - len(lines[-1])
+
+
+def _entry_shape(lines: List[bytes], room: int) -> Optional[Tuple[int, Any]]:
+    """The shape of the array whose header is ``lines[0]``: (its line count, its tree).
+
+    A tree is ``("$", offset)`` for a bulk string whose header is at line
+    ``offset`` of the entry, or ``("*", offset, children)`` for an array.
+    Only arrays of arrays and bulk strings have a shape here (no nil, no
+    empty array, no integer, which the general parser takes), at most
+    ``room`` levels deep; None otherwise, or if ``lines`` ends first.
+    """
+    def walk(i: int, depth: int) -> Optional[Tuple[int, Any]]:
+        if i >= len(lines) - 1 or depth > room:
+            return None
+        line = lines[i]
+        if line[:1] == b"$":
+            return (i + 2, ("$", i)) if _HEADER_LENGTHS.get(line) is not None else None
+        m = _ARRAY_LENGTHS.get(line)
+        if not m:
+            return None
+        children = []
+        j = i + 1
+        for _ in range(m):
+            found = walk(j, depth + 1)
+            if found is None:
+                return None
+            j, child = found
+            children.append(child)
+        return j, ("*", i, children)
+
+    return walk(0, 1)
+
+
+#: What :func:`_uniform_arrays` returns when the array is surely not all here yet.
+_WAIT = object()
+
+
+def _uniform_arrays(buf: bytes, pos: int, n: int, room: int) -> Any:
+    """Fast path: ``n`` arrays at ``buf[pos:]`` that all have the first one's shape.
+
+    XRANGE, XREAD and the like answer with many entries of one shape
+    (``[id, [field, value, ...]]``). The first entry's shape is read line by
+    line; then every entry's lines are cut with one ``bytes.split`` and
+    checked a column at a time in C: each array header equal to the first
+    entry's, each bulk header exactly ``$<len(value)>``. The entries are
+    then put together from their columns with ``zip`` (no Python step per
+    element). Returns (the entries, the position after them); or
+    :data:`_WAIT` when the entries here so far all have the shape and the
+    one being received is a proper beginning of it, so that the array is
+    surely incomplete; or None for anything else (another shape, a nil, a
+    value with a CRLF, nesting past ``room`` more levels), and the general
+    parser takes the array.
+    """
+    head = buf[pos:pos + _SPLIT_MAX_ITEM * 8].split(b"\r\n", 256)
+    shape = _entry_shape(head, room)
+    if shape is None:
+        return None
+    k, tree = shape
+    total = n * k
+    first_size = sum(map(len, head[:k])) + 2 * k
+    guess = 2 * first_size * n
+    while True:
+        chunk = buf[pos:pos + guess]
+        lines = chunk.split(b"\r\n", total)
+        if len(lines) > total:
+            break
+        if pos + guess >= len(buf):
+            return _WAIT if _surely_incomplete(lines, k, tree, head) else None
+        guess *= 2
+    del lines[total:]  # what follows belongs to later replies (kept in ``chunk``)
+    tail = len(chunk) - sum(map(len, lines)) - 2 * total
+    values = _columns(lines, k, n, tree)
+    if values is None:
+        return None
+    return values, pos + len(chunk) - tail
+
+
+def _columns(lines: List[bytes], k: int, n: int, node: Any) -> Optional[List[Any]]:
+    """The values of ``n`` entries of shape ``node`` laid out ``k`` lines apart, or None if a
+    header does not match (see :func:`_uniform_arrays`)."""
+    if node[0] == "$":
+        i = node[1]
+        values = lines[i + 1:n * k:k]
+        if list(map(_HEADER_LENGTHS.get, lines[i:n * k:k])) != list(map(len, values)):
+            return None
+        return values
+    i, children = node[1], node[2]
+    if lines[i:n * k:k].count(lines[i]) != n:
+        return None
+    columns = []
+    for child in children:
+        col = _columns(lines, k, n, child)
+        if col is None:
+            return None
+        columns.append(col)
+    return list(map(list, zip(*columns)))
+
+
+def _surely_incomplete(lines: List[bytes], k: int, tree: Any, head: List[bytes]) -> bool:
+    """Whether ``lines`` (the whole buffer from the array's first entry, split; the last item
+    the unterminated rest) are whole entries of the shape followed by a proper beginning of
+    one more: then more bytes must come, and waiting for them cannot hang."""
+    complete = len(lines) - 1
+    m = complete // k
+    if m and _columns(lines, k, m, tree) is None:
+        return False
+    kinds: List[str] = [""] * k  # per line of an entry: "*" header, "$" header, or "v" value
+
+    def mark(node: Any) -> None:
+        if node[0] == "$":
+            kinds[node[1]], kinds[node[1] + 1] = "$", "v"
+        else:
+            kinds[node[1]] = "*"
+            for child in node[2]:
+                mark(child)
+
+    mark(tree)
+    start = m * k
+    for t in range(complete - start):
+        line = lines[start + t]
+        kind = kinds[t]
+        if kind == "*" and line != head[t]:
+            return False
+        if kind == "$" and _HEADER_LENGTHS.get(line) is None:
+            return False
+        if kind == "v" and len(line) != _HEADER_LENGTHS[lines[start + t - 1]]:
+            return False
+    rest = lines[-1]
+    t = complete - start
+    kind = kinds[t]
+    if kind == "*":
+        return head[t].startswith(rest)
+    if kind == "$":
+        return rest == b"" or rest == b"$" or (rest[:1] == b"$" and rest[1:].isdigit() and len(rest) <= 5)
+    return len(rest) <= _HEADER_LENGTHS[lines[-2]] + 1  # a value, perhaps with its CR
 
 
 def _bulk_run(buf: bytes, pos: int, base: int) -> Optional[Tuple[List[bytes], List[int]]]:

@@ -367,6 +367,101 @@ def test_split_fast_paths_agree(items: List[Any], as_array: bool, data: st.DataO
     assert _statuses_as_bytes(got) == [_hiredis_to_ours(oracle.gets()) for _ in got]
 
 
+# Shapes of entries (a stream entry is ("array", [id, ("array", [f, v, ...])])): the uniform
+# fast path takes arrays of >= 8 entries of one shape; each example may break the
+# uniformity in one entry (another shape, a nil, a CRLF in a value, a long value).
+_leaf = _bulks.map(lambda b: ("bulk", b))
+
+
+def _shape(draw: Any, depth: int) -> Any:
+    if depth >= 3 or draw(st.booleans()):
+        return "$"
+    return [_shape(draw, depth + 1) for _ in range(draw(st.integers(1, 4)))]
+
+
+def _fill(draw: Any, shape: Any) -> Any:
+    if shape == "$":
+        return ("bulk", draw(st.binary(max_size=12)))
+    return ("array", [_fill(draw, s) for s in shape])
+
+
+@st.composite
+def uniform_arrays(draw: Any) -> Any:
+    shape = [_shape(draw, 1) for _ in range(draw(st.integers(1, 4)))]
+    entries = [_fill(draw, shape) for _ in range(draw(st.integers(8, 40)))]
+    if draw(st.booleans()):  # one entry that breaks the pattern
+        i = draw(st.integers(0, len(entries) - 1))
+        entries[i] = draw(st.one_of(_leaf, st.just(("nil", None)), st.just(("array", [])),
+                                    replies, st.just(("array", [("int", 5)]))))
+    return ("array", entries)
+
+
+@settings(max_examples=300)
+@given(st.lists(uniform_arrays(), min_size=1, max_size=3), st.data())
+def test_uniform_nested_fast_path_agrees(nodes: List[Any], data: st.DataObject) -> None:
+    """Any chunking, exact sizes, and hiredis's values, for arrays of many same-shaped entries."""
+    stream = b"".join(wire(n) for n in nodes) + b"+END\r\n"
+    got = read_chunked(stream, data, 4)
+    assert [value for value, _ in got] == [python(n) for n in nodes] + ["END"]
+    assert [size for _, size in got] == [len(wire(n)) for n in nodes] + [6]
+    oracle = hiredis.Reader()
+    oracle.feed(stream)
+    assert _statuses_as_bytes([v for v, _ in got]) == [_hiredis_to_ours(oracle.gets()) for _ in got]
+
+
+@pytest.mark.parametrize("last", [b"*0\r\n", b"*-1\r\n", b"$-1\r\n", b":7\r\n", b"*2\r\n$1\r\nx\r\n:1\r\n",
+                                  b"*2\r\n$1\r\nx\r\n*1\r\n$1\r\ny\r\n"])
+def test_a_shorter_last_entry_is_never_waited_for(last: bytes) -> None:
+    """Entries of one shape, then a last one that breaks it: whatever the cut, the reply comes
+    out as soon as its last byte is in (waiting would hang the caller)."""
+    entry = b"*2\r\n$1\r\nx\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n"
+    stream = b"*8\r\n" + entry * 7 + last
+    expected = resp.Reader()
+    expected.feed(stream)
+    want = expected.gets()
+    for cut in range(len(stream)):
+        reader = resp.Reader()
+        reader.feed(stream[:cut])
+        assert reader.gets() is False
+        reader.feed(stream[cut:])
+        assert reader.gets() == want
+
+
+def test_a_trickled_uniform_array_costs_a_bounded_number_of_cuts() -> None:
+    entry = b"*2\r\n$3\r\nid1\r\n*2\r\n$5\r\nfield\r\n$5\r\nvalue\r\n"
+    stream = b"*300\r\n" + entry * 300
+    calls = []
+    original = resp._uniform_arrays
+
+    def counting(*args: Any) -> Any:
+        calls.append(1)
+        return original(*args)
+
+    resp._uniform_arrays = counting
+    try:
+        reader = resp.Reader()
+        for i in range(len(stream)):
+            reader.feed(stream[i:i + 1])
+            got = reader.gets()
+        assert got == [[b"id1", [b"field", b"value"]]] * 300
+    finally:
+        resp._uniform_arrays = original
+    assert len(calls) <= resp._MAX_WAITS + 1
+
+
+def test_uniform_nested_fast_path_respects_the_nesting_limit() -> None:
+    entry = b"*1\r\n*1\r\n$1\r\na\r\n"
+    stream = b"*8\r\n" + entry * 8
+    assert resp.Reader(max_depth=3).gets() is False
+    ok = resp.Reader(max_depth=3)
+    ok.feed(stream)
+    assert ok.gets() == [[[b"a"]]] * 8
+    deep = resp.Reader(max_depth=2)
+    deep.feed(stream)
+    with pytest.raises(ProtocolError, match="nested deeper"):
+        deep.gets()
+
+
 def test_error_after_good_replies_in_one_buffer() -> None:
     reader = resp.Reader()
     reader.feed(b"+A\r\n:1\r\n?bad\r\n+B\r\n")
