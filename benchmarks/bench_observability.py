@@ -34,35 +34,18 @@ from opencensus.trace import base_exporter, execution_context
 from opencensus.trace import tracer as tracer_module
 from opencensus.trace.samplers import AlwaysOffSampler, AlwaysOnSampler
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 from _timing import per_op, per_op_cpu
+from bench_otel import DropMetrics, DropSpans
 
 import redigo_py as redis
 from redigo_py import _recorder, otel
 from redigo_py import observability as obs
 from redigo_py._server import RedisServer
-
-
-class DropMetrics(MetricExporter):
-    """An OpenTelemetry metric exporter that drops what it is given: the cost of having one."""
-
-    def export(self, metrics_data: Any, timeout_millis: float = 10_000, **kwargs: Any) -> Any:
-        return MetricExportResult.SUCCESS
-
-    def force_flush(self, timeout_millis: float = 10_000) -> bool:
-        return True
-
-    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        pass
-
-
-class DropSpans(SpanExporter):
-    def export(self, spans: Any) -> Any:
-        return SpanExportResult.SUCCESS
 
 
 class DropExporter(base_exporter.Exporter):  # type: ignore[misc]

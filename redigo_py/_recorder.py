@@ -67,6 +67,8 @@ FLUSH_INTERVAL = 1.0
 
 #: opencensus's tracing module: once a program has imported it, a tracer may be current.
 OC_TRACE_MODULE = "opencensus.trace.execution_context"
+#: opencensus's tags module: until a program imports it, no call has context tags.
+OC_TAGS_MODULE = "opencensus.tags"
 
 Tags = Tuple[Tuple[str, str], ...]
 #: Where a command went: (database, network, host, port); the server attributes of OpenTelemetry.

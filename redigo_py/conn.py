@@ -74,6 +74,7 @@ _perf_ns = time.perf_counter_ns
 # function call for it.
 _modules = sys.modules
 _OC_TRACE = _rec.OC_TRACE_MODULE
+_OC_TAGS = _rec.OC_TAGS_MODULE  # context tags exist only once opencensus's tags are loaded
 
 # Buffered sends are written once they pass this size, as Go's bufio.Writer
 # does when its buffer fills, so a long pipeline does not grow without bound.
@@ -368,15 +369,23 @@ class NetConn:
                 phase = "read"
                 deadline = None if timeout is None else _monotonic() + timeout
                 if observed:
-                    if series is not None:
+                    if pending or series is None:
+                        read = self._read_observed
+                        if series is not None:
+                            series.written.append(len(data))
+                        if pending:
+                            replies = [read(deadline, None) for _ in range(pending)]
+                            if command:
+                                replies.append(read(deadline, series))
+                        else:
+                            reply = read(deadline, series)
+                    else:  # the usual observed do: _read_observed's accounting, inline
                         series.written.append(len(data))
-                    read = self._read_observed
-                    if pending:
-                        replies = [read(deadline, None) for _ in range(pending)]
-                        if command:
-                            replies.append(read(deadline, series))
-                    else:
-                        reply = read(deadline, series)
+                        before = self._reader.consumed
+                        reply = self._read(deadline)
+                        series.read.append(self._reader.consumed - before)
+                        if type(reply) is Error:
+                            _rec.record_error(series.cmd, _rec.KIND_REPLY, _rec.error_detail(reply))
                 elif not pending:
                     reply = self._read(deadline)
                 else:
@@ -427,7 +436,7 @@ class NetConn:
     def _series_of(self, command: Union[str, bytes]) -> _rec.CommandSamples:
         """The recorder's series for ``command`` on this connection (cached while the context
         has no tags of its own)."""
-        if _rec.current_tags():
+        if _OC_TAGS in _modules and _rec.current_tags():
             return _rec.samples(command, self._server)
         try:
             series = self._series.get(command)
