@@ -31,7 +31,8 @@ import logging
 import sys
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 from . import _fork
 from .errors import Error
@@ -390,12 +391,27 @@ _oc_backend: List[TracerBackend] = []  # opencensus's: traces once a program imp
 _only: Tuple[TracerBackend, ...] = ()
 _with_oc: Tuple[TracerBackend, ...] = ()
 PIPELINES = False  # True while a backend wants pipeline spans (conn then notes what it buffers)
+#: The span gate, checked inline by conn before it asks the backends (a function call per
+#: command is most of what an untraced command costs): a span can be made only if
+#: ``GATE_VAR.get().get(GATE_KEY)`` is not None (a world's current span), or once
+#: :data:`OC_TRACE_MODULE` is loaded. Closed by default.
+GATE_VAR: "ContextVar[Mapping[Any, Any]]" = ContextVar("redigo_py_no_span", default={})
+GATE_KEY: Any = object()
 
 
 def _backends_changed() -> None:
     global _only, _with_oc
     _only = tuple(_backends)
     _with_oc = tuple(_oc_backend) + _only
+
+
+def set_gate(var: "Optional[ContextVar[Mapping[Any, Any]]]", key: Any) -> None:
+    """Where a world keeps its current span (None: back to closed)."""
+    global GATE_VAR, GATE_KEY
+    if var is None:
+        GATE_VAR, GATE_KEY = ContextVar("redigo_py_no_span", default={}), object()
+    else:
+        GATE_VAR, GATE_KEY = var, key
 
 
 def set_oc_backend(backend: TracerBackend) -> None:

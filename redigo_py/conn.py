@@ -185,7 +185,7 @@ class NetConn:
 
     def close(self) -> None:
         """Close the connection. Closing twice, or after a failure, does nothing."""
-        span = _rec.method_span(self, "close") if _rec.ON or _OC_TRACE in _modules else None
+        span = _rec.method_span(self, "close") if _traced() else None
         self._close(_rec.STATE_COMPLETE)
         if span is not None:
             span.end()
@@ -213,7 +213,7 @@ class NetConn:
                 self._sender = me
             span = None
             if _rec.ON or _OC_TRACE in _modules:
-                span = _rec.method_span(self, "send")
+                span = _rec.method_span(self, "send") if _traced() else None
                 self._note_sent(command, len(data))
             self._wbuf.append(data)  # before counting: an interrupt in between must not leave a reply owed
             self._sent += 1
@@ -232,7 +232,7 @@ class NetConn:
         if self._wbuf:
             lock = self._send_lock
             lock.acquire()
-            span = _rec.method_span(self, "flush") if _rec.ON or _OC_TRACE in _modules else None
+            span = _rec.method_span(self, "flush") if _traced() else None
             try:
                 self._flush(span)
             finally:
@@ -357,7 +357,8 @@ class NetConn:
             span = series = None
             observed = _rec.ON or _OC_TRACE in _modules
             if observed:
-                span = _rec.command_span(self, command, args)
+                if _OC_TRACE in _modules or _rec.GATE_VAR.get().get(_rec.GATE_KEY) is not None:
+                    span = _rec.command_span(self, command, args)
                 if _rec.ENABLED and command:
                     series = self._series_of(command)
                     self._last_series = series
@@ -490,7 +491,7 @@ class NetConn:
         lock = self._receive_lock
         lock.acquire()
         observed = _rec.ON or _OC_TRACE in _modules
-        span = _rec.method_span(self, "receive") if observed else None
+        span = _rec.method_span(self, "receive") if observed and _traced() else None
         try:
             try:
                 deadline = None if timeout is None else _monotonic() + timeout
@@ -724,6 +725,11 @@ def _concurrent() -> RedigoError:
     """The refusal of a call that would share the connection beyond redigo's rule."""
     return RedigoError("redigo: concurrent use of one Conn by two threads: another thread's replies are "
                        "still owed, or it is receiving; give each thread its own conn, from a Pool")
+
+
+def _traced() -> bool:
+    """Whether any world may make a span now (the recorder's gate; see _recorder.GATE_VAR)."""
+    return _OC_TRACE in _modules or _rec.GATE_VAR.get().get(_rec.GATE_KEY) is not None
 
 
 def _first_error(replies: List[Any], command: Union[str, bytes]) -> Optional[Error]:

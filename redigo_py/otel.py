@@ -515,6 +515,7 @@ class _OtelTracing:
         from opentelemetry.trace.propagation import _SPAN_KEY
 
         variable = getattr(_RUNTIME_CONTEXT, "_current_context", None)
+        self.gate: "Optional[ContextVar[Any]]" = None
         if isinstance(variable, ContextVar):
             get, key = variable.get, _SPAN_KEY
 
@@ -522,6 +523,7 @@ class _OtelTracing:
                 return get().get(key)
 
             self.current = current
+            self.gate = variable  # the recorder's span gate: no current span, no call
 
     def _lean(self, parent: Any, name: str, attrs: Dict[str, Any]) -> Optional[_LeanSpan]:
         """A leaf span under ``parent`` (a recording span), if the sampler samples it.
@@ -652,6 +654,12 @@ def instrument(tracer_provider: Any = None, meter_provider: Any = None, *,
         attach()
         _recorder.add_backend(backend)
         _recorder.add_sink(sink)
+        if backend.gate is not None:
+            from opentelemetry.trace.propagation import _SPAN_KEY
+
+            _recorder.set_gate(backend.gate, _SPAN_KEY)
+        else:  # this API line keeps its context elsewhere: ask the backend on every command
+            _recorder.set_gate(ContextVar("redigo_py_ask", default={"ask": True}), "ask")
 
 
 def uninstrument() -> None:
@@ -661,6 +669,7 @@ def uninstrument() -> None:
             return
         _recorder.remove_backend(_state["backend"])
         _recorder.remove_sink(_state["sink"])
+        _recorder.set_gate(None, None)
         for hook in _state["hooks"]:
             hook.remove()
         _state.clear()
