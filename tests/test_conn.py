@@ -7,7 +7,7 @@ import signal
 import socket
 import threading
 import time
-from typing import Any, Callable, List
+from typing import Any, Callable, List, Tuple
 
 import pytest
 
@@ -564,3 +564,54 @@ def test_read_timeout_in_a_context_call_stays_an_io_timeout(scripted: Callable[.
 
 def test_unhashable_command_name(conn: redis.Conn) -> None:
     assert conn.do(bytearray(b"PING")) == "PONG"
+
+
+# -- a Conn over a socketpair, no server: redigo's conn_test.go through a fake net.Conn --
+
+def _pair(read_timeout: float = 0) -> Tuple[redis.Conn, socket.socket]:
+    ours, peer = socket.socketpair()
+    return redis.new_conn(ours, read_timeout, 5), peer
+
+
+SOCKETPAIR_CASES = [
+    # (what the test does to the conn, bytes the peer sends first, expected result or exception, fatal after)
+    ("do reads its reply", lambda c: c.do("PING"), b"+PONG\r\n", "PONG", False),
+    ("do raises an error reply, conn usable", lambda c: c.do("INCR", "k"), b"-ERR not an integer\r\n",
+     redis.Error, False),
+    ("do('') with nothing pending", lambda c: c.do(""), b"", None, False),
+    ("do('') returns every pending reply", lambda c: (c.send("A"), c.send("B"), c.do(""))[-1],
+     b":1\r\n-ERR b\r\n", [1, redis.Error("ERR b")], False),
+    ("do returns the last reply after pending ones", lambda c: (c.send("A"), c.do("B"))[-1],
+     b":1\r\n:2\r\n", 2, False),
+    ("do raises the first error among pending replies", lambda c: (c.send("A"), c.do("B"))[-1],
+     b"-ERR first\r\n:2\r\n", redis.Error, False),
+    ("a partial reply then a timeout is fatal", lambda c: c.do_with_timeout(0.05, "GET", "k"), b"$5\r\nab",
+     redis.TimeoutError, True),
+    ("garbage is a protocol error and fatal", lambda c: c.do("PING"), b"?what\r\n", redis.ProtocolError, True),
+    ("EOF mid-reply is fatal", lambda c: c.do("PING"), b"$5\r\nab", redis.ConnectionError, True),
+    ("receive after send gets the reply", lambda c: (c.send("PING"), c.flush(), c.receive())[-1], b"+PONG\r\n",
+     "PONG", False),
+]
+
+
+@pytest.mark.parametrize("action, sent, expected, fatal", [c[1:] for c in SOCKETPAIR_CASES],
+                         ids=[c[0] for c in SOCKETPAIR_CASES])
+def test_conn_over_a_socketpair(action: Callable[[Any], Any], sent: bytes, expected: Any, fatal: bool) -> None:
+    c, peer = _pair()
+    peer.sendall(sent)
+    if expected is redis.ConnectionError:
+        peer.shutdown(socket.SHUT_WR)  # EOF after the partial reply
+    if isinstance(expected, type) and issubclass(expected, BaseException):
+        with pytest.raises(expected):
+            action(c)
+    else:
+        assert action(c) == expected
+    assert (c.err() is not None) is fatal
+    if fatal:
+        with pytest.raises(type(c.err())):  # every later call raises the same error, sending nothing
+            c.do("PING")
+    else:
+        peer.sendall(b"+PONG\r\n")
+        assert c.do("PING") == "PONG"  # replies and commands still in step
+    c.close()
+    peer.close()
