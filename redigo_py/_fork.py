@@ -19,6 +19,7 @@ recorder) registers a function with :func:`at_child` instead.
 
 from __future__ import annotations
 
+import logging
 import os
 import weakref
 from typing import Callable, List, Protocol
@@ -31,6 +32,7 @@ class Forkable(Protocol):
         """Drop what belongs to the parent process; called once, in the child, single-threaded."""
 
 
+_log = logging.getLogger("redigo_py")
 _tracked: "weakref.WeakSet[Forkable]" = weakref.WeakSet()
 _module_hooks: List[Callable[[], None]] = []
 
@@ -46,10 +48,18 @@ def at_child(hook: Callable[[], None]) -> None:
 
 
 def _in_child() -> None:
+    # One failing hook must not leave the others undone: an inherited connection
+    # that is not made fatal would be shared with the parent.
     for hook in _module_hooks:
-        hook()
+        try:
+            hook()
+        except Exception:  # noqa: BLE001 - reported, and the rest still run
+            _log.exception("redigo_py: a fork hook failed")
     for obj in list(_tracked):
-        obj._forked()
+        try:
+            obj._forked()
+        except Exception:  # noqa: BLE001
+            _log.exception("redigo_py: a fork hook failed")
 
 
 if hasattr(os, "register_at_fork"):  # not on Windows, which cannot fork

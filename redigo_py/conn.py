@@ -31,6 +31,7 @@ A :class:`NetConn` (redigo's unexported ``conn``; it satisfies the
 from __future__ import annotations
 
 import builtins
+import os
 import select
 import socket
 import ssl
@@ -81,6 +82,7 @@ _OC_TAGS = _rec.OC_TAGS_MODULE  # context tags exist only once opencensus's tags
 _SEND_BUFFER_LIMIT = 64 * 1024
 _RECV_SIZE = 64 * 1024
 _MSG_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+_POSIX = os.name == "posix"  # a socket is a file descriptor that os.write takes
 # Guards only the first-error-wins of Conn._fatal (a cancel callback may race
 # the owning thread); failures are rare, so one lock serves every connection.
 _FATAL_LOCK = threading.Lock()
@@ -215,13 +217,15 @@ class NetConn:
             if _rec.ON or _OC_TRACE in _modules:
                 span = _rec.method_span(self, "send") if _traced() else None
                 self._note_sent(command, len(data))
-            self._wbuf.append(data)  # before counting: an interrupt in between must not leave a reply owed
-            self._sent += 1
-            self._wbuf_len += len(data)
-            if self._wbuf_len > _SEND_BUFFER_LIMIT:
-                self._flush(span)
-            if span is not None:
-                span.end()
+            try:
+                self._wbuf.append(data)  # before counting: an interrupt in between must not leave a reply owed
+                self._sent += 1
+                self._wbuf_len += len(data)
+                if self._wbuf_len > _SEND_BUFFER_LIMIT:
+                    self._flush(span)
+            finally:
+                if span is not None:
+                    span.end()
         finally:
             lock.release()
 
@@ -309,9 +313,13 @@ class NetConn:
             try:
                 self._write_buffered(b"", self._context_write_timeout(ctx))
             except BaseException as exc:
-                raise self._failed(exc, ctx, "", "write") from None
+                failure = self._failed(exc, ctx, "", "write")
+                self._end_batch(failure)
+                raise failure from None
             finally:
                 lock.release()
+            if self._batch:
+                self._start_batch()
 
     def close_context(self, ctx: _context.Context) -> None:
         """``close`` (the context only parents the close span)."""
@@ -362,6 +370,8 @@ class NetConn:
                 if _rec.ENABLED and command:
                     series = self._series_of(command)
                     self._last_series = series
+            if self._batch:  # the buffered commands go with this do, inside its span
+                self._batch.clear()
             start = _perf_ns() if series is not None else 0
             phase = "write"
             try:
@@ -591,11 +601,9 @@ class NetConn:
             return
         # The socket's timeout is the reading side's: a pub/sub reader thread may
         # be waiting in recv under it. A write never changes it; it sends
-        # without blocking and waits for room itself (usually it is all sent at once).
-        try:
-            sent = sock.send(data, _MSG_DONTWAIT)
-        except BlockingIOError:
-            sent = 0
+        # without blocking and waits for room itself, within its own timeout
+        # (usually everything is sent at once).
+        sent = _send_now(sock, data)
         if sent < len(data):
             _send_rest(sock, memoryview(data)[sent:], timeout)
 
@@ -649,7 +657,8 @@ class NetConn:
 
     def _close(self, state: str) -> None:
         """Close, counting the close under ``state`` (the pool says why: stale, idle...)."""
-        self._fatal(ConnectionError("redigo: closed"), state)
+        err = self._fatal(ConnectionError("redigo: closed"), state)
+        self._end_batch(err)  # a pipeline whose replies will never come
 
     def _fatal(self, err: BaseException, state: str = "error", call: Optional[int] = None) -> BaseException:
         """Make the connection unusable for good; return the error that did it first.
@@ -701,6 +710,22 @@ class NetConn:
         return first
 
 
+def _send_now(sock: socket.socket, data: Union[bytes, memoryview]) -> int:
+    """Send what fits in the socket's buffer now, never waiting; how many bytes went.
+
+    A socket with a timeout (the reading side's) is non-blocking underneath,
+    but its ``send`` first waits up to that timeout for room: so then the
+    bytes go to the descriptor directly. A socket without one is blocking,
+    and ``MSG_DONTWAIT`` makes its ``send`` return at once.
+    """
+    try:
+        if sock.gettimeout() is not None and _POSIX:
+            return os.write(sock.fileno(), data)
+        return sock.send(data, _MSG_DONTWAIT)
+    except BlockingIOError:
+        return 0
+
+
 def _send_rest(sock: socket.socket, data: memoryview, timeout: Optional[float]) -> None:
     """Send what did not fit in the socket's buffer, waiting for room within ``timeout``."""
     deadline = None if timeout is None else _monotonic() + timeout
@@ -715,10 +740,7 @@ def _send_rest(sock: socket.socket, data: memoryview, timeout: Optional[float]) 
                 raise socket.timeout("timed out")
             wait_ms = max(1, int(remaining * 1000))
         poller.poll(wait_ms)
-        try:
-            data = data[sock.send(data, _MSG_DONTWAIT):]
-        except BlockingIOError:
-            pass
+        data = data[_send_now(sock, data):]
 
 
 def _concurrent() -> RedigoError:
@@ -1060,10 +1082,18 @@ def parse_url(url: str) -> Tuple[str, str, Dict[str, Any]]:
         raise ArgumentError(f"invalid redis URL scheme: {scheme if sep else ''}")
     if not rest.startswith("/"):
         raise ArgumentError("invalid redis URL, url is opaque")
+    authority_end = min((i for i in (rest.find(c, 2) for c in "/?#") if i >= 0), default=len(rest))
+    if scheme != "unix" and "@" in rest[authority_end:]:  # a socket path may hold an "@"
+        # A password holding "/", "?" or "#" ends the host part early; the rest of
+        # the URL would then be read as host, port and database, and echoed in errors.
+        raise ArgumentError(f'parse "{_redacted(url)}": a "/", "?" or "#" in the user information '
+                            "must be percent-encoded")
     try:
         parts = urlsplit(url)
     except ValueError as exc:  # e.g. an unclosed "[" of an IPv6 host
-        raise ArgumentError(f'parse "{_redacted(url)}": {exc}') from None
+        # The message may quote the network location, password included: not echoed.
+        reason = "missing ']' in host" if "IPv6" in str(exc) else "invalid characters in host"
+        raise ArgumentError(f'parse "{_redacted(url)}": {reason}') from None
     options: Dict[str, Any] = {}
     userinfo, at, _ = parts.netloc.rpartition("@")
     if at:

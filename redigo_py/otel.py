@@ -101,7 +101,7 @@ class _Hist:
     """One histogram series, cumulative: count, sum, bucket counts, min, max, in the samples'
     own unit (nanoseconds for durations, bytes for sizes)."""
 
-    __slots__ = ("count", "sum", "buckets", "min", "max")
+    __slots__ = ("count", "sum", "buckets", "min", "max", "windows")
 
     def __init__(self, n_bounds: int) -> None:
         self.count = 0
@@ -109,8 +109,10 @@ class _Hist:
         self.buckets = [0] * (n_bounds + 1)
         self.min = 1 << 62
         self.max = -1
+        # Per delta reader: [min, max] of the samples since that reader's last collection.
+        self.windows: Dict[int, List[int]] = {}
 
-    def add(self, values: List[int], bounds: Sequence[float]) -> None:
+    def add(self, values: List[int], bounds: Sequence[float], readers: Sequence[int] = ()) -> None:
         """Fold a batch: sorted once, then one bisect per bound (C, not a Python step per value)."""
         values.sort()
         n = len(values)
@@ -123,11 +125,20 @@ class _Hist:
         self.sum += sum(values)
         self.min = min(self.min, values[0])
         self.max = max(self.max, values[-1])
+        for reader in readers:
+            window = self.windows.get(reader)
+            if window is None:
+                self.windows[reader] = [values[0], values[-1]]
+            else:
+                window[0], window[1] = min(window[0], values[0]), max(window[1], values[-1])
 
-    def copy(self) -> "_Hist":
+    def copy(self, reader: Optional[int]) -> "_Hist":
+        """A copy; for a delta ``reader``, with the min and max of its window (which starts anew)."""
         other = _Hist(len(self.buckets) - 1)
         other.count, other.sum, other.buckets = self.count, self.sum, list(self.buckets)
         other.min, other.max = self.min, self.max
+        if reader is not None:
+            other.min, other.max = self.windows.pop(reader, (self.min, self.max))
         return other
 
 
@@ -140,6 +151,7 @@ class _OtelSink:
 
     def _reset(self) -> None:
         self.start_ns = time.time_ns()
+        self.delta_readers: List[int] = []  # the ids of the hooks of delta readers
         self.duration: Dict[Attrs, _Hist] = {}
         self.written: Dict[Attrs, _Hist] = {}
         self.read: Dict[Attrs, _Hist] = {}
@@ -153,33 +165,39 @@ class _OtelSink:
         with self.lock:
             for s, written, read, latency, failed in batch.commands:
                 op = (("db.operation.name", s.cmd),)
+                delta = self.delta_readers
                 if written:
-                    _hist(self.written, op, BYTES_BOUNDS).add(written, BYTES_BOUNDS)
+                    _hist(self.written, op, BYTES_BOUNDS).add(written, BYTES_BOUNDS, delta)
                 if read:
-                    _hist(self.read, op, BYTES_BOUNDS).add(read, BYTES_BOUNDS)
+                    _hist(self.read, op, BYTES_BOUNDS).add(read, BYTES_BOUNDS, delta)
                 base = _operation_attributes(s)
                 if latency:
-                    _hist(self.duration, base, _DURATION_BOUNDS_NS).add(latency, _DURATION_BOUNDS_NS)
+                    _hist(self.duration, base, _DURATION_BOUNDS_NS).add(latency, _DURATION_BOUNDS_NS, delta)
                 for ns, error_type, status in failed:
                     attrs = base + (("error.type", error_type),)
                     if status:
                         attrs += (("db.response.status_code", status),)
-                    _hist(self.duration, attrs, _DURATION_BOUNDS_NS).add([ns], _DURATION_BOUNDS_NS)
+                    _hist(self.duration, attrs, _DURATION_BOUNDS_NS).add([ns], _DURATION_BOUNDS_NS, delta)
             for (pool, what), times in batch.pool_times.items():
                 key = (pool, what)
                 series = self.pool_times.get(key)
                 if series is None:
                     series = self.pool_times[key] = _Hist(len(DURATION_BOUNDS_S))
-                series.add(times, _DURATION_BOUNDS_NS)
+                series.add(times, _DURATION_BOUNDS_NS, self.delta_readers)
             for pool, n in batch.pool_timeouts.items():
                 self.timeouts[pool] = self.timeouts.get(pool, 0) + n
 
     def forked(self) -> None:
-        """The series are the parent's (it exports them): the child's start empty."""
+        """The series are the parent's (it exports them): the child's start empty, and so do
+        the delta readers' last snapshots."""
         self.lock = threading.Lock()
+        readers = self.delta_readers
         self._reset()
+        self.delta_readers = readers
+        for hook in _state.get("hooks", ()):
+            hook.last = None
 
-    def scope_metrics(self, delta_from: Optional["_Snapshot"]) -> Tuple[Any, "_Snapshot"]:
+    def scope_metrics(self, delta_from: Optional["_Snapshot"], reader: Optional[int] = None) -> Tuple[Any, "_Snapshot"]:
         """This library's ``ScopeMetrics`` now (deltas against ``delta_from`` if given), and the
         snapshot a delta reader's next collection subtracts."""
         from opentelemetry.sdk.metrics.export import (
@@ -196,10 +214,10 @@ class _OtelSink:
         now = time.time_ns()
         with self.lock:
             snapshot = _Snapshot(
-                {k: h.copy() for k, h in self.duration.items()},
-                {k: h.copy() for k, h in self.written.items()},
-                {k: h.copy() for k, h in self.read.items()},
-                {k: h.copy() for k, h in self.pool_times.items()},
+                {k: h.copy(reader) for k, h in self.duration.items()},
+                {k: h.copy(reader) for k, h in self.written.items()},
+                {k: h.copy(reader) for k, h in self.read.items()},
+                {k: h.copy(reader) for k, h in self.pool_times.items()},
                 dict(self.timeouts), now)
         temporality = (AggregationTemporality.DELTA if delta_from is not None
                        else AggregationTemporality.CUMULATIVE)
@@ -339,6 +357,9 @@ class _ReaderHook:
         preferred = getattr(reader, "_instrument_class_temporality", {})
         self.delta = any(issubclass(cls, SdkHistogram) and temporality == AggregationTemporality.DELTA
                          for cls, temporality in preferred.items())
+        if self.delta:
+            with sink.lock:
+                sink.delta_readers.append(id(self))
 
     def __call__(self, reader: Any, timeout_millis: float = 10_000) -> Any:
         from opentelemetry.sdk.metrics.export import MetricsData, ResourceMetrics
@@ -347,8 +368,8 @@ class _ReaderHook:
         try:
             _recorder.flush()  # what the connections recorded since the last flush, now
             if self.delta:
-                scope, self.last = self.sink.scope_metrics(self.last or _Snapshot({}, {}, {}, {}, {},
-                                                                                  self.sink.start_ns))
+                scope, self.last = self.sink.scope_metrics(
+                    self.last or _Snapshot({}, {}, {}, {}, {}, self.sink.start_ns), id(self))
             else:
                 scope, _ = self.sink.scope_metrics(None)
         except Exception:  # noqa: BLE001 - the SDK's own metrics must still reach the reader

@@ -615,3 +615,53 @@ def test_conn_over_a_socketpair(action: Callable[[Any], Any], sent: bytes, expec
         assert c.do("PING") == "PONG"  # replies and commands still in step
     c.close()
     peer.close()
+
+
+def _stalled_pair() -> Tuple[socket.socket, socket.socket]:
+    """A socket pair with small buffers, so that a large write waits for the peer to read."""
+    ours, peer = socket.socketpair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    return ours, peer
+
+
+def test_a_write_is_bounded_by_the_write_timeout_not_the_read_timeout() -> None:
+    ours, peer = _stalled_pair()
+    c = redis.new_conn(ours, read_timeout=3, write_timeout=0.2)
+    peer.sendall(b"+PONG\r\n")
+    assert c.do("PING") == "PONG"  # the read left its 3 s on the socket
+    c.send("SET", "k", b"x" * 60_000)  # more than both socket buffers hold, less than a send flushes
+    started = time.monotonic()
+    with pytest.raises(redis.TimeoutError):
+        c.flush()  # the peer never reads
+    assert time.monotonic() - started < 2
+    peer.close()
+
+
+def test_no_write_timeout_means_no_timeout_even_after_a_timed_read() -> None:
+    """The socket's timeout is the last read's (50 ms here); a write without a write timeout
+    waits for a slow reader as long as it takes."""
+    ours, peer = _stalled_pair()
+    c = redis.new_conn(ours, read_timeout=None, write_timeout=None)
+    peer.sendall(b"+PONG\r\n")
+    assert c.do_with_timeout(0.05, "PING") == "PONG"
+    payload = b"x" * (1 << 20)
+    received: List[int] = []
+
+    def slow_reader() -> None:
+        total = 0
+        while total < len(payload):
+            chunk = peer.recv(65536)
+            if not chunk:
+                return
+            total += len(chunk)
+        received.append(total)
+
+    reader = threading.Timer(0.3, slow_reader)  # the server starts reading late, on purpose
+    reader.start()
+    c.send("SET", "k", payload)
+    c.flush()
+    reader.join(10)
+    assert c.err() is None and received and received[0] >= len(payload)
+    peer.close()
+    c.close()

@@ -434,3 +434,28 @@ def test_a_forked_child_reports_only_its_own_commands(world: World, server: Redi
     assert Child(child).result() == [3]
     assert [p.count for a, p in world.points("db.client.operation.duration")] == [6]
     c.close()
+
+
+def test_commands_written_by_do_leave_no_pipeline_names(world: World, conn: redis.Conn) -> None:
+    """``send MULTI; send ...; do EXEC``: the do's own span covers them; a later pipeline's span
+    names only its own commands."""
+    with world.tracer.start_as_current_span("tx"):
+        for _ in range(50):
+            conn.send("MULTI")
+            conn.send("INCR", "n")
+            assert conn.do("EXEC") == [conn.do("GET", "n") and int(conn.do("GET", "n"))]
+        conn.send("GET", "n")
+        conn.flush()
+        conn.receive()
+    pipelines = [s for s in world.spans.get_finished_spans() if s.name.startswith("PIPELINE")]
+    assert [(s.name, s.attributes["db.operation.batch.size"]) for s in pipelines] == [("PIPELINE GET", 1)]
+
+
+def test_a_close_ends_an_open_pipeline_span(world: World, server: RedisServer) -> None:
+    c = redis.dial("tcp", server.address)
+    with world.tracer.start_as_current_span("abandoned"):
+        c.send("GET", "k")
+        c.flush()
+        c.close()  # its reply never read
+    pipeline = [s for s in world.spans.get_finished_spans() if s.name == "PIPELINE GET"]
+    assert len(pipeline) == 1 and pipeline[0].status.status_code == StatusCode.ERROR

@@ -439,7 +439,9 @@ def test_no_password_in_any_url_error() -> None:
     secret = "s3cr3t-pw"
     urls = [f"redis://user:{secret}@bad host/0", f"redis://{secret}@bad host",
             f"redis://user:{secret}@host/notadb", f"redis://user:{secret}@host:99x",
-            f"redis://user:{secret}@[::1", f"rediss://:{secret}@we{{ird:1/2"]
+            f"redis://user:{secret}@[::1", f"rediss://:{secret}@we{{ird:1/2",
+            f"redis://user:{secret}/more@localhost:6379/0", f"redis://:12345/{secret}@localhost",
+            f"redis://user:{secret}#x@localhost", f"redis://user:{secret}＃@localhost"]
     seen: Set[str] = set()
     for url in urls:
         with pytest.raises(redis.ArgumentError) as info:
