@@ -667,6 +667,35 @@ class Conn:
                 raise RedigoError(_ALREADY_BOUND)
             self._read_only = True
 
+    # -- what retry_conn asks of a conn --------------------------------------------------
+
+    def redirect_target(self, redir: RedirError) -> Tuple[RedisConn, str, bool]:
+        """The node connection to retry on after ``redir``, its address, and whether it is
+        read-only (a MOVED has already pointed the slot at its new node)."""
+        cluster = self._cluster
+        read_only = self._read_only
+        if read_only and self._bound_addr in cluster._mapping[redir.new_slot]:
+            # The slot's node set did not change: the replica refused the
+            # command (a write), so its master must serve it.
+            read_only = False
+        if redir.type == "ASK":
+            return cluster._conn_for_addr(redir.addr, self._force_dial, _BACKGROUND), redir.addr, False
+        conn, addr = cluster._conn_for_slot(redir.new_slot, self._force_dial, read_only, _BACKGROUND)
+        return conn, addr, read_only
+
+    def rebind(self, conn: RedisConn, addr: str, read_only: bool) -> None:
+        """Move to ``conn`` (at ``addr``) after a redirect, closing the node connection it
+        leaves (a failure to close goes to the cluster's ``bg_error``). Raises the conn's
+        error, closing ``conn``, if the conn was closed meanwhile."""
+        with self._lock:
+            if self._err is not None:  # closed by another thread meanwhile
+                _close_quietly(conn)
+                raise _again(self._err)
+            close_err = self._close_rc()
+            self._rc, self._bound_addr, self._read_only = conn, addr, read_only
+        if close_err is not None and self._cluster.bg_error is not None:
+            self._cluster.bg_error(RETRY_CLOSE_CONN, close_err)
+
     def _redirected(self, exc: Error) -> Optional[RedirError]:
         """A MOVED/ASK reply as a RedirError; a MOVED fixes the cluster's map first."""
         redir = parse_redir(exc)
@@ -862,9 +891,12 @@ class RetryConn:
 
     def do(self, command: Union[str, bytes], *args: Any) -> Any:
         """``do`` on the right node: a MOVED rebinds to the slot's new node, an ASK to the
-        migration target (with ASKING just before the command), a TRYAGAIN waits and retries."""
+        migration target (with ASKING just before the command), a TRYAGAIN waits and retries.
+
+        What it needs of the conn is :meth:`Conn.redirect_target` and
+        :meth:`Conn.rebind`: the conn's own fields stay the conn's.
+        """
         c = self._c
-        cluster = c._cluster
         attempts = 0
         asking = False
         while self._max_attempts <= 0 or attempts < self._max_attempts:
@@ -874,7 +906,7 @@ class RetryConn:
             try:
                 return c.do(command, *args)
             except RedirError as redir:
-                conn, addr, read_only = self._follow(redir)
+                conn, addr, read_only = c.redirect_target(redir)
                 asking = redir.type == "ASK"
             except Error as exc:
                 if not is_try_again(exc):
@@ -882,31 +914,9 @@ class RetryConn:
                 time.sleep(self._try_again_delay)  # the migration's progress is the server's, not ours to poll
                 attempts += 1
                 continue
-            with c._lock:
-                if c._err is not None:  # closed by another thread meanwhile
-                    _close_quietly(conn)
-                    raise _again(c._err)
-                close_err = c._close_rc()
-                c._rc, c._bound_addr, c._read_only = conn, addr, read_only
-            if close_err is not None and cluster.bg_error is not None:
-                cluster.bg_error(RETRY_CLOSE_CONN, close_err)
+            c.rebind(conn, addr, read_only)
             attempts += 1
         raise RedigoError("redisc: too many attempts")
-
-    def _follow(self, redir: RedirError) -> Tuple[Any, str, bool]:
-        """The connection to retry on after ``redir``, its address, and whether it is read-only."""
-        c = self._c
-        cluster = c._cluster
-        read_only = c._read_only
-        if read_only and c._bound_addr in cluster._mapping[redir.new_slot]:
-            # The slot's node set did not change: the replica refused the
-            # command (a write), so its master must serve it.
-            read_only = False
-        if redir.type == "ASK":
-            return cluster._conn_for_addr(redir.addr, c._force_dial, _BACKGROUND), redir.addr, False
-        # The MOVED already pointed the slot at its new node (in c.do).
-        conn, addr = cluster._conn_for_slot(redir.new_slot, c._force_dial, read_only, _BACKGROUND)
-        return conn, addr, read_only
 
     def err(self) -> Optional[BaseException]:
         return self._c.err()
