@@ -40,10 +40,10 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 from _timing import per_op, per_op_cpu
-from bench_otel import DropMetrics, DropSpans
+from bench_otel import DropMetrics, DropSpans, instrumented
 
 import redigo_py as redis
-from redigo_py import _recorder, otel
+from redigo_py import _recorder
 from redigo_py import observability as obs
 from redigo_py._server import RedisServer
 
@@ -104,14 +104,8 @@ def main() -> None:
                 _recorder.remove_sink(obs._SINK)
             if oc_sampler is not None:
                 tracer_module.Tracer(sampler=oc_sampler, exporter=DropExporter())
-            if otel_on:
-                otel.instrument(sampled, meter_provider)
-            if otel_span is not None:
-                with otel_span.get_tracer("bench").start_as_current_span("request"):
-                    yield
-            else:
+            with instrumented(sampled, meter_provider, otel_span) if otel_on else contextlib.nullcontext():
                 yield
-            otel.uninstrument()
 
         settings: Dict[str, Callable[[], Any]] = {
             "plain (no sink, no tracer)": lambda: setting(),

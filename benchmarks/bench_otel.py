@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import statistics
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Callable, ContextManager, Dict, Iterator, List
 
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, PeriodicExportingMetricReader
@@ -49,6 +49,21 @@ class DropSpans(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
+@contextlib.contextmanager
+def instrumented(tracer_provider: Any, meter_provider: Any, span_provider: Any = None) -> Iterator[None]:
+    """A setting of the benchmarks: ``otel.instrument`` on these providers, under a current span
+    of ``span_provider`` (recording or not, per its sampler) when one is given."""
+    otel.instrument(tracer_provider, meter_provider)
+    try:
+        if span_provider is not None:
+            with span_provider.get_tracer("bench").start_as_current_span("request"):
+                yield
+        else:
+            yield
+    finally:
+        otel.uninstrument()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=21)
@@ -64,16 +79,8 @@ def main() -> None:
         c.do("SET", "k100", b"x" * 100)
         get = lambda: c.do("GET", "k100")  # noqa: E731
 
-        @contextlib.contextmanager
-        def setting(on: bool, span: Any = None) -> Iterator[None]:
-            if on:
-                otel.instrument(sampled, meter_provider)
-            if span is not None:
-                with span.get_tracer("bench").start_as_current_span("request"):
-                    yield
-            else:
-                yield
-            otel.uninstrument()
+        def setting(on: bool, span: Any = None) -> ContextManager[None]:
+            return instrumented(sampled, meter_provider, span) if on else contextlib.nullcontext()
 
         settings: Dict[str, Callable[[], Any]] = {
             "plain": lambda: setting(False),

@@ -120,7 +120,11 @@ POOL_WAIT = "wait_time"
 POOL_USE = "use_time"
 
 _tag_source: Optional[Callable[[], Tags]] = None  # the context tags of the current call (opencensus's tag map)
-_OWN_KEYS = frozenset(("cmd", "kind", "detail", "state"))
+
+
+def command_name(command: Any) -> str:
+    """A command as text, as it was given (bytes decoded, case kept)."""
+    return command.decode("utf-8", "replace") if isinstance(command, bytes) else str(command)
 
 
 def current_tags() -> Tags:
@@ -138,7 +142,7 @@ def samples(command: Any, server: Server) -> CommandSamples:
     except TypeError:  # an unhashable name (a bytearray): count it under its bytes
         return samples(bytes(command) if isinstance(command, (bytearray, memoryview)) else str(command), server)
     if found is None:
-        name = command.decode("utf-8", "replace") if isinstance(command, bytes) else str(command)
+        name = command_name(command)
         if len(_commands) >= _MAX_SERIES:  # made-up names or high-cardinality context tags
             key, name, tags = (_OVERFLOW, (), server), _OVERFLOW, ()
             found = _commands.get(key)
@@ -158,8 +162,7 @@ def _count(event: str, tags: Dict[str, str]) -> None:
 def record_error(command: Any, kind: str, detail: str) -> None:
     """One error; ``detail`` must already be bounded (see :func:`error_detail`)."""
     if ENABLED:
-        name = command.decode("utf-8", "replace") if isinstance(command, bytes) else str(command)
-        _count(EVENT_ERROR, {"cmd": name.upper(), "kind": kind, "detail": detail})
+        _count(EVENT_ERROR, {"cmd": command_name(command).upper(), "kind": kind, "detail": detail})
 
 
 def record_open(state: str) -> None:
@@ -405,6 +408,12 @@ def _backends_changed() -> None:
     _with_oc = tuple(_oc_backend) + _only
 
 
+def traced() -> bool:
+    """Whether any world may make a span now: opencensus's tracing is loaded, or the gate
+    finds a current span. Callers ask this before they ask the backends."""
+    return OC_TRACE_MODULE in sys.modules or GATE_VAR.get().get(GATE_KEY) is not None
+
+
 def set_gate(var: "Optional[ContextVar[Mapping[Any, Any]]]", key: Any) -> None:
     """Where a world keeps its current span (None: back to closed)."""
     global GATE_VAR, GATE_KEY
@@ -450,22 +459,14 @@ def _active() -> Tuple[TracerBackend, ...]:
 
 
 def command_span(conn: "NetConn", command: Any, args: Sequence[Any]) -> Optional[SpanLike]:
-    """The span of a ``do`` in each world that traces it (a loop, not lists: it runs per command)."""
-    span: Optional[SpanLike] = None
-    for backend in _with_oc if OC_TRACE_MODULE in sys.modules else _only:
-        made = backend.command(conn, command, args)
-        if made is not None:
-            span = made if span is None else _Both([span, made])
-    return span
+    backends = _active()
+    if len(backends) == 1:  # the usual case, per command: one world, no lists
+        return backends[0].command(conn, command, args)
+    return _joined([b.command(conn, command, args) for b in backends])
 
 
 def method_span(conn: "NetConn", method: str) -> Optional[SpanLike]:
-    span: Optional[SpanLike] = None
-    for backend in _with_oc if OC_TRACE_MODULE in sys.modules else _only:
-        made = backend.method(conn, method)
-        if made is not None:
-            span = made if span is None else _Both([span, made])
-    return span
+    return _joined([b.method(conn, method) for b in _active()])
 
 
 def start_span(name: str, attributes: Dict[str, Any]) -> Optional[SpanLike]:

@@ -187,7 +187,7 @@ class NetConn:
 
     def close(self) -> None:
         """Close the connection. Closing twice, or after a failure, does nothing."""
-        span = _rec.method_span(self, "close") if _traced() else None
+        span = _rec.method_span(self, "close") if _rec.traced() else None
         self._close(_rec.STATE_COMPLETE)
         if span is not None:
             span.end()
@@ -215,7 +215,7 @@ class NetConn:
                 self._sender = me
             span = None
             if _rec.ON or _OC_TRACE in _modules:
-                span = _rec.method_span(self, "send") if _traced() else None
+                span = _rec.method_span(self, "send") if _rec.traced() else None
                 self._note_sent(command, len(data))
             try:
                 self._wbuf.append(data)  # before counting: an interrupt in between must not leave a reply owed
@@ -236,7 +236,7 @@ class NetConn:
         if self._wbuf:
             lock = self._send_lock
             lock.acquire()
-            span = _rec.method_span(self, "flush") if _traced() else None
+            span = _rec.method_span(self, "flush") if _rec.traced() else None
             try:
                 self._flush(span)
             finally:
@@ -311,15 +311,9 @@ class NetConn:
             lock = self._send_lock
             lock.acquire()
             try:
-                self._write_buffered(b"", self._context_write_timeout(ctx))
-            except BaseException as exc:
-                failure = self._failed(exc, ctx, "", "write")
-                self._end_batch(failure)
-                raise failure from None
+                self._flush(None, ctx)
             finally:
                 lock.release()
-            if self._batch:
-                self._start_batch()
 
     def close_context(self, ctx: _context.Context) -> None:
         """``close`` (the context only parents the close span)."""
@@ -365,7 +359,7 @@ class NetConn:
             span = series = None
             observed = _rec.ON or _OC_TRACE in _modules
             if observed:
-                if _OC_TRACE in _modules or _rec.GATE_VAR.get().get(_rec.GATE_KEY) is not None:
+                if _rec.traced():
                     span = _rec.command_span(self, command, args)
                 if _rec.ENABLED and command:
                     series = self._series_of(command)
@@ -410,7 +404,6 @@ class NetConn:
             if observed:
                 if pending:
                     self._end_batch(None)
-                if pending:
                     failure = _first_error(replies, command)
                 else:
                     failure = reply if type(reply) is Error else None
@@ -465,7 +458,7 @@ class NetConn:
             series.written.append(size)
             self._pending_series.append(series)
         if _rec.PIPELINES:
-            self._batch.append(command.decode("utf-8", "replace") if isinstance(command, bytes) else str(command))
+            self._batch.append(_rec.command_name(command))
 
     def _start_batch(self) -> None:
         """After a flush wrote buffered commands: the span of that pipeline, until its last reply."""
@@ -501,7 +494,7 @@ class NetConn:
         lock = self._receive_lock
         lock.acquire()
         observed = _rec.ON or _OC_TRACE in _modules
-        span = _rec.method_span(self, "receive") if observed and _traced() else None
+        span = _rec.method_span(self, "receive") if observed and _rec.traced() else None
         try:
             try:
                 deadline = None if timeout is None else _monotonic() + timeout
@@ -528,11 +521,13 @@ class NetConn:
             if span is not None:
                 span.end()
 
-    def _flush(self, span: Optional[_rec.SpanLike]) -> None:
+    def _flush(self, span: Optional[_rec.SpanLike], ctx: Optional[_context.Context] = None) -> None:
+        """Write the buffered commands (send lock held) within the write timeout, or within
+        ``ctx`` for ``flush_context``; their pipeline span starts here."""
         try:
-            self._write_buffered(b"", self._write_timeout)
+            self._write_buffered(b"", self._write_timeout if ctx is None else self._context_write_timeout(ctx))
         except BaseException as exc:
-            err = self._failed(exc, None, "", "write")
+            err = self._failed(exc, ctx, "", "write")
             if span is not None:
                 _rec.fail(span, err)
             self._end_batch(err)
@@ -749,11 +744,6 @@ def _concurrent() -> RedigoError:
                        "still owed, or it is receiving; give each thread its own conn, from a Pool")
 
 
-def _traced() -> bool:
-    """Whether any world may make a span now (the recorder's gate; see _recorder.GATE_VAR)."""
-    return _OC_TRACE in _modules or _rec.GATE_VAR.get().get(_rec.GATE_KEY) is not None
-
-
 def _first_error(replies: List[Any], command: Union[str, bytes]) -> Optional[Error]:
     """The error reply a ``do`` raises (see :func:`_settle`), or None: what its span and
     its duration are labelled with."""
@@ -768,9 +758,9 @@ def _settle(replies: List[Any], command: Union[str, bytes]) -> Any:
     unless an earlier reply was an error, which is raised (the first one)."""
     if not command:
         return replies
-    for reply in replies:
-        if type(reply) is Error:
-            raise reply
+    failure = _first_error(replies, command)
+    if failure is not None:
+        raise failure
     return replies[-1]
 
 

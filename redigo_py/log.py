@@ -152,6 +152,11 @@ def _error_text(err: Optional[BaseException]) -> str:
     return str(err) or type(err).__name__
 
 
+def _send_context(conn: Conn, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> None:
+    """``conn.send_context``, as redigo's helpers assert an optional interface (logged if missing)."""
+    optional_method(conn, "send_context", "ConnWithContext")(ctx, command, *args)
+
+
 class LoggingConn:
     """Delegates to a connection and logs each call; see the module docstring."""
 
@@ -199,12 +204,7 @@ class LoggingConn:
         return self._call("DoContext", do_context, command, args, self._conn, ctx, command, *args)
 
     def send(self, command: Union[str, bytes], *args: Any) -> None:
-        try:
-            self._conn.send(command, *args)
-        except Exception as exc:
-            self._print("Send", command, args, None, exc)
-            raise
-        self._print("Send", command, args, None, None)
+        self._call("Send", self._conn.send, command, args, command, *args)
 
     def receive(self) -> Any:
         return self._call("Receive", self._conn.receive, "", ())
@@ -216,12 +216,7 @@ class LoggingConn:
         return self._call("ReceiveContext", receive_context, "", (), self._conn, ctx)
 
     def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> None:
-        try:
-            optional_method(self._conn, "send_context", "ConnWithContext")(ctx, command, *args)
-        except Exception as exc:
-            self._print("Send", command, args, None, exc)
-            raise
-        self._print("Send", command, args, None, None)
+        self._call("Send", _send_context, command, args, self._conn, ctx, command, *args)
 
     def flush(self) -> None:
         self._conn.flush()

@@ -515,7 +515,7 @@ class _OpenCensusTracing:
         tracer = _sampled_tracer()
         if tracer is None:
             return None
-        name = command.decode("utf-8", "replace") if isinstance(command, bytes) else str(command)
+        name = _recorder.command_name(command)
         upper = name.upper() if name else "DO"
         attrs = _attributes(conn)
         attrs["db.operation.name"] = upper

@@ -392,6 +392,18 @@ class _ReaderHook:
 
 # -- spans -------------------------------------------------------------------------
 
+def _failure(exc: BaseException) -> Tuple[Dict[str, str], Any]:
+    """The attributes and the status a failure gives a span: error.type, and for an error
+    reply db.response.status_code, both its first word (bounded, never the message)."""
+    from opentelemetry.trace import Status, StatusCode
+
+    detail = _recorder.error_detail(exc)
+    attributes = {"error.type": detail}
+    if isinstance(exc, Error):
+        attributes["db.response.status_code"] = detail
+    return attributes, Status(StatusCode.ERROR, detail)
+
+
 class _Span:
     """An OpenTelemetry span of this library, with the recorder seam's methods."""
 
@@ -402,13 +414,9 @@ class _Span:
         self.token = token
 
     def fail(self, exc: BaseException) -> None:
-        from opentelemetry.trace import Status, StatusCode
-
-        detail = _recorder.error_detail(exc)
-        self.span.set_attribute("error.type", detail)
-        if isinstance(exc, Error):
-            self.span.set_attribute("db.response.status_code", detail)
-        self.span.set_status(Status(StatusCode.ERROR, detail))
+        attributes, status = _failure(exc)
+        self.span.set_attributes(attributes)
+        self.span.set_status(status)
 
     def event(self, name: str, **attributes: Any) -> None:
         self.span.add_event(name, attributes)
@@ -442,13 +450,8 @@ class _LeanSpan:
         self.start = time.time_ns()
 
     def fail(self, exc: BaseException) -> None:
-        from opentelemetry.trace import Status, StatusCode
-
-        detail = _recorder.error_detail(exc)
-        self.attributes["error.type"] = detail
-        if isinstance(exc, Error):
-            self.attributes["db.response.status_code"] = detail
-        self.status = Status(StatusCode.ERROR, detail)
+        attributes, self.status = _failure(exc)
+        self.attributes.update(attributes)
 
     def event(self, name: str, **attributes: Any) -> None:
         from opentelemetry.sdk.trace import Event
@@ -517,6 +520,15 @@ class _LazySpan:
             self.span.end()
 
 
+def _span_attributes(conn: "NetConn", operation: str) -> Dict[str, Any]:
+    """A command or pipeline span's attributes: the server's, and the operation's name."""
+    attrs = _recorder.conn_attributes(conn)
+    if conn.network == "unix":
+        attrs["network.transport"] = "unix"
+    attrs["db.operation.name"] = operation
+    return attrs
+
+
 class _OtelTracing:
     """OpenTelemetry's spans for the recorder's tracer seam (see the module docstring)."""
 
@@ -574,16 +586,18 @@ class _OtelTracing:
                                     is_remote=False, trace_flags=flags, trace_state=trace_state)
         return _LeanSpan(tracer, name, context, parent_context, attrs)
 
-    def command(self, conn: "NetConn", command: Any, args: Sequence[Any]) -> Optional[_LeanSpan]:
+    def _recording_parent(self) -> Any:
+        """The current span if it records (spans are made only under one), else None."""
         parent = self.current()
-        if parent is None or not parent.is_recording():
+        return parent if parent is not None and parent.is_recording() else None
+
+    def command(self, conn: "NetConn", command: Any, args: Sequence[Any]) -> Optional[_LeanSpan]:
+        parent = self._recording_parent()
+        if parent is None:
             return None
-        name = command.decode("utf-8", "replace") if isinstance(command, bytes) else str(command)
+        name = _recorder.command_name(command)
         upper = name.upper() if name else "PIPELINE"
-        attrs = _recorder.conn_attributes(conn)
-        if conn.network == "unix":
-            attrs["network.transport"] = "unix"
-        attrs["db.operation.name"] = upper
+        attrs = _span_attributes(conn, upper)
         if self.capture_query_text:
             attrs["db.query.text"] = " ".join([upper] + ["?"] * len(args))
         if upper in _STORED_PROCEDURES and args:
@@ -597,8 +611,7 @@ class _OtelTracing:
         return None
 
     def operation(self, name: str, attributes: Dict[str, Any]) -> Optional[Any]:
-        parent = self.current()
-        if parent is None or not parent.is_recording():
+        if self._recording_parent() is None:
             return None
         from opentelemetry import context, trace
 
@@ -608,8 +621,8 @@ class _OtelTracing:
         return _Span(span, context.attach(trace.set_span_in_context(span)))
 
     def pipeline(self, conn: "NetConn", commands: List[str]) -> Optional[_LeanSpan]:
-        parent = self.current()
-        if parent is None or not parent.is_recording():
+        parent = self._recording_parent()
+        if parent is None:
             return None
         upper = [c.upper() for c in commands]
         if upper[0] == "MULTI" and upper[-1] == "EXEC":
@@ -618,10 +631,7 @@ class _OtelTracing:
             name = "PIPELINE " + upper[0]
         else:
             name = "PIPELINE"
-        attrs = _recorder.conn_attributes(conn)
-        if conn.network == "unix":
-            attrs["network.transport"] = "unix"
-        attrs["db.operation.name"] = name
+        attrs = _span_attributes(conn, name)
         attrs["db.operation.batch.size"] = len(commands)
         return self._lean(parent, name, attrs)
 

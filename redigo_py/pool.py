@@ -62,7 +62,6 @@ error      it came back failed (``err()`` set), in MONITOR, or with state
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from collections import deque
@@ -80,7 +79,15 @@ from .commandinfo import (
     WATCH_STATE,
     lookup_command_info,
 )
-from .conn import NetConn, join_host_port, optional_method
+from .conn import (
+    NetConn,
+    do_context,
+    do_with_timeout,
+    join_host_port,
+    optional_method,
+    receive_context,
+    receive_with_timeout,
+)
 from .protocols import Conn
 from .errors import ConnectionError, ErrPoolExhausted, PoolClosedError, RedigoError
 
@@ -94,8 +101,6 @@ _now = time.monotonic
 
 _BACKGROUND = _context.background()
 _perf_ns = time.perf_counter_ns
-_modules = sys.modules
-_OC_TRACE = _rec.OC_TRACE_MODULE
 _GET_ON_CLOSED_POOL = "redigo: get on closed pool"  # redigo's text
 
 # ECHOed after UNSUBSCRIBE/PUNSUBSCRIBE: the reply that marks the end of a
@@ -252,7 +257,7 @@ class Pool:
 
     def _borrow(self, ctx: _context.Context) -> "PooledConn":
         """``_get`` inside a ``redis.Pool.get`` span (a dial it makes is the span's child)."""
-        if not (_rec.ON or _OC_TRACE in _modules):
+        if not _rec.traced():
             return self._get(ctx, None)
         span = _rec.start_span("redis.Pool.get", {"db.system.name": "redis",
                                                   "db.client.connection.pool.name": self._pool_name()})
@@ -612,14 +617,13 @@ class PooledConn:
     # The optional interfaces: the pooled connection's own, if it has them (a dial
     # function may return any Conn), as redigo's activeConn asserts them.
     def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: Any) -> Any:
-        return optional_method(self._tracked(command), "do_with_timeout", "ConnWithTimeout")(
-            timeout, command, *args)
+        return do_with_timeout(self._tracked(command), timeout, command, *args)
 
     def receive_with_timeout(self, timeout: Optional[float]) -> Any:
-        return optional_method(self._live(), "receive_with_timeout", "ConnWithTimeout")(timeout)
+        return receive_with_timeout(self._live(), timeout)
 
     def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> Any:
-        return optional_method(self._tracked(command), "do_context", "ConnWithContext")(ctx, command, *args)
+        return do_context(self._tracked(command), ctx, command, *args)
 
     def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> None:
         optional_method(self._tracked(command), "send_context", "ConnWithContext")(ctx, command, *args)
@@ -628,7 +632,7 @@ class PooledConn:
         optional_method(self._live(), "flush_context", "ConnWithContext")(ctx)
 
     def receive_context(self, ctx: _context.Context) -> Any:
-        return optional_method(self._live(), "receive_context", "ConnWithContext")(ctx)
+        return receive_context(self._live(), ctx)
 
     def err(self) -> Optional[BaseException]:
         """The connection's fatal error, or the "connection closed" error after ``close()``."""
@@ -653,8 +657,7 @@ class PooledConn:
         self._pc = None
         c = pc.c
         # The span of the borrower's close: the clean-up and the return trip.
-        span = (_rec.method_span(c, "close") if isinstance(c, NetConn) and (_rec.ON or _OC_TRACE in _modules)
-                else None)
+        span = _rec.method_span(c, "close") if isinstance(c, NetConn) and _rec.traced() else None
         state = self._state
         broken = True
         try:

@@ -417,6 +417,12 @@ _ARRAY_LENGTHS = {b"*%d" % i: i for i in range(1, 64)}
 _SPLIT_MAX_ITEM = _TABLE_MAX + 13  # longest element, with its header and CRLFs, the table can verify
 
 
+def _canonical(headers: List[bytes], values: List[bytes]) -> bool:
+    """Whether each header line is exactly ``$<len(value)>`` of its value: the proof, checked
+    in C, that split lines are the canonical encoding of those bulk strings."""
+    return list(map(_HEADER_LENGTHS.get, headers)) == list(map(len, values))
+
+
 def _bulk_array(buf: bytes, pos: int, n: int) -> Optional[Tuple[List[bytes], int]]:
     """Fast path: ``n`` bulk strings at ``buf[pos:]`` with no CRLF inside them.
 
@@ -440,7 +446,7 @@ def _bulk_array(buf: bytes, pos: int, n: int) -> Optional[Tuple[List[bytes], int
             return None
         guess *= 4
     values = lines[1:parts:2]
-    if list(map(_HEADER_LENGTHS.get, lines[0:parts:2])) != list(map(len, values)):
+    if not _canonical(lines[0:parts:2], values):
         return None
     return values, pos + len(chunk) - len(lines[-1])
 
@@ -526,7 +532,7 @@ def _columns(lines: List[bytes], k: int, n: int, node: Any) -> Optional[List[Any
     if node[0] == "$":
         i = node[1]
         values = lines[i + 1:n * k:k]
-        if list(map(_HEADER_LENGTHS.get, lines[i:n * k:k])) != list(map(len, values)):
+        if not _canonical(lines[i:n * k:k], values):
             return None
         return values
     i, children = node[1], node[2]
@@ -596,7 +602,7 @@ def _bulk_run(buf: bytes, pos: int, base: int) -> Optional[Tuple[List[bytes], Li
     if not pairs:
         return None
     values = lines[1:pairs:2]
-    if list(map(_HEADER_LENGTHS.get, lines[0:pairs:2])) != list(map(len, values)):
+    if not _canonical(lines[0:pairs:2], values):
         return None
     # Each reply ends after its header, its value and two CRLFs.
     text = list(accumulate(map(len, lines[:pairs])))[1::2]
