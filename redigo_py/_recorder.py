@@ -380,11 +380,15 @@ class _Both:
             s.end()
 
 
-def _joined(spans: List[Optional[SpanLike]]) -> Optional[SpanLike]:
-    found = [s for s in spans if s is not None]
-    if not found:
-        return None
-    return found[0] if len(found) == 1 else _Both(found)
+def _join(span: Optional[SpanLike], made: Optional[SpanLike]) -> Optional[SpanLike]:
+    """``span`` (one world's, or None) with another world's ``made`` beside it.
+
+    The fan-out below is a plain loop over the backends with this: a span
+    is asked for per command, where building lists costs as much as the check.
+    """
+    if made is None:
+        return span
+    return made if span is None else _Both([span, made])
 
 
 _backends: List[TracerBackend] = []
@@ -459,22 +463,31 @@ def _active() -> Tuple[TracerBackend, ...]:
 
 
 def command_span(conn: "NetConn", command: Any, args: Sequence[Any]) -> Optional[SpanLike]:
-    backends = _active()
-    if len(backends) == 1:  # the usual case, per command: one world, no lists
-        return backends[0].command(conn, command, args)
-    return _joined([b.command(conn, command, args) for b in backends])
+    span = None
+    for backend in _active():
+        span = _join(span, backend.command(conn, command, args))
+    return span
 
 
 def method_span(conn: "NetConn", method: str) -> Optional[SpanLike]:
-    return _joined([b.method(conn, method) for b in _active()])
+    span = None
+    for backend in _active():
+        span = _join(span, backend.method(conn, method))
+    return span
 
 
 def start_span(name: str, attributes: Dict[str, Any]) -> Optional[SpanLike]:
-    return _joined([b.operation(name, attributes) for b in _active()])
+    span = None
+    for backend in _active():
+        span = _join(span, backend.operation(name, attributes))
+    return span
 
 
 def pipeline_span(conn: "NetConn", commands: List[str]) -> Optional[SpanLike]:
-    return _joined([b.pipeline(conn, commands) for b in _only])
+    span = None
+    for backend in _only:
+        span = _join(span, backend.pipeline(conn, commands))
+    return span
 
 
 def fail(span: SpanLike, exc: BaseException) -> None:
