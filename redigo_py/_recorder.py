@@ -38,7 +38,7 @@ from . import _fork
 from .errors import Error
 
 if TYPE_CHECKING:
-    from .conn import NetConn
+    from ._exchange import Exchange
 
 _log = logging.getLogger("redigo_py.observability")
 
@@ -346,16 +346,16 @@ class SpanLike(Protocol):
 class TracerBackend(Protocol):
     """A world's spans. Each method returns None when that world does not trace this call."""
 
-    def command(self, conn: "NetConn", command: Any, args: Sequence[Any]) -> Optional[SpanLike]:
+    def command(self, conn: "Exchange", command: Any, args: Sequence[Any]) -> Optional[SpanLike]:
         """The span of a ``do``."""
 
-    def method(self, conn: "NetConn", method: str) -> Optional[SpanLike]:
+    def method(self, conn: "Exchange", method: str) -> Optional[SpanLike]:
         """The span of ``send``, ``flush``, ``receive`` or ``close``."""
 
     def operation(self, name: str, attributes: Dict[str, Any]) -> Optional[SpanLike]:
         """The span of a dial, a pool get, a cluster refresh."""
 
-    def pipeline(self, conn: "NetConn", commands: List[str]) -> Optional[SpanLike]:
+    def pipeline(self, conn: "Exchange", commands: List[str]) -> Optional[SpanLike]:
         """The span of the commands one ``flush`` wrote, until their last reply."""
 
 
@@ -462,14 +462,14 @@ def _active() -> Tuple[TracerBackend, ...]:
     return _with_oc if OC_TRACE_MODULE in sys.modules else _only
 
 
-def command_span(conn: "NetConn", command: Any, args: Sequence[Any]) -> Optional[SpanLike]:
+def command_span(conn: "Exchange", command: Any, args: Sequence[Any]) -> Optional[SpanLike]:
     span = None
     for backend in _active():
         span = _join(span, backend.command(conn, command, args))
     return span
 
 
-def method_span(conn: "NetConn", method: str) -> Optional[SpanLike]:
+def method_span(conn: "Exchange", method: str) -> Optional[SpanLike]:
     span = None
     for backend in _active():
         span = _join(span, backend.method(conn, method))
@@ -483,7 +483,7 @@ def start_span(name: str, attributes: Dict[str, Any]) -> Optional[SpanLike]:
     return span
 
 
-def pipeline_span(conn: "NetConn", commands: List[str]) -> Optional[SpanLike]:
+def pipeline_span(conn: "Exchange", commands: List[str]) -> Optional[SpanLike]:
     span = None
     for backend in _only:
         span = _join(span, backend.pipeline(conn, commands))
@@ -500,7 +500,7 @@ def fail(span: SpanLike, exc: BaseException) -> None:
         span.event("redirect", type=kind, slot=slot, address=address)
 
 
-def conn_attributes(conn: "NetConn") -> Dict[str, Any]:
+def conn_attributes(conn: "Exchange") -> Dict[str, Any]:
     """The semantic-convention attributes that describe a connection's server."""
     attrs: Dict[str, Any] = {"db.system.name": "redis", "db.namespace": str(conn.database)}
     if conn.network == "unix":

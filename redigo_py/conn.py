@@ -48,7 +48,8 @@ from . import _fork
 from ._gotext import quote
 from .protocols import Conn, ConnWithContext, ConnWithTimeout
 from .errors import ArgumentError, ConnectionError, Error, ProtocolError, RedigoError, TimeoutError
-from .resp import Reader, encode_command
+from .resp import encode_command
+from ._exchange import EOF_TEXT, Exchange, again, first_error, settle, timeout_value, within
 
 __all__ = [
     "Conn",
@@ -83,30 +84,7 @@ _SEND_BUFFER_LIMIT = 64 * 1024
 _RECV_SIZE = 64 * 1024
 _MSG_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 _POSIX = os.name == "posix"  # a socket is a file descriptor that os.write takes
-# Guards only the first-error-wins of Conn._fatal (a cancel callback may race
-# the owning thread); failures are rare, so one lock serves every connection.
-_FATAL_LOCK = threading.Lock()
-
-
-def _fresh_fatal_lock() -> None:
-    """In a forked child: a thread of the parent may have held the lock at the fork."""
-    global _FATAL_LOCK
-    _FATAL_LOCK = threading.Lock()
-
-
-_fork.at_child(_fresh_fatal_lock)
-
-
-def _timeout_value(seconds: Optional[float]) -> Optional[float]:
-    """Go's zero Duration means "no timeout"; so do 0 and None here."""
-    if seconds is None or seconds == 0:
-        return None
-    if seconds < 0:
-        raise ArgumentError(f"redigo: negative timeout {seconds}")
-    return float(seconds)
-
-
-class NetConn:
+class NetConn(Exchange):
     """A connection to one Redis server (redigo's ``conn``).
 
     Make one with :func:`dial`, :func:`dial_url` or :func:`new_conn`. Also a
@@ -117,13 +95,8 @@ class NetConn:
     no trace is sampled, a call pays two cheap checks.
     """
 
-    __slots__ = (
-        "_sock", "_reader", "_wbuf", "_wbuf_len", "_sent", "_received", "_err",
-        "_read_timeout", "_write_timeout", "_sock_timeout", "_ctx_call",
-        "_send_lock", "_receive_lock", "_sender",
-        "_server", "_series", "_pending_series", "_last_series", "_batch", "_batch_span",
-        "network", "host", "port", "database", "default_attributes", "__weakref__",
-    )
+    __slots__ = ("_sock", "_read_timeout", "_write_timeout", "_sock_timeout",
+                 "_send_lock", "_receive_lock", "_sender", "__weakref__")
 
     def __init__(
         self,
@@ -137,53 +110,20 @@ class NetConn:
         database: int = 0,
         default_attributes: Optional[Dict[str, Any]] = None,
     ) -> None:
+        Exchange.__init__(self, network, host, port, database, default_attributes)
         self._sock = sock
-        self._reader = Reader()
-        self._wbuf: List[bytes] = []
-        self._wbuf_len = 0
-        # Replies pending = _sent - _received. The sending thread writes only
-        # _sent and the receiving thread only _received, so the pub/sub
-        # pattern (one thread sends, another receives) needs no lock.
-        self._sent = 0
-        self._received = 0
         # Held by the call that writes, resp. reads, so that threads take turns.
         self._send_lock = threading.Lock()
         self._receive_lock = threading.Lock()
         # The thread whose sends are owed replies (or still buffered); only
         # it may send more or ``do`` until they have been received.
         self._sender = 0
-        # What the recorder needs, kept here so a command costs no lookup:
-        # where this connection goes, its sample series by command name;
-        # while metrics are on, the series of each sent command whose reply
-        # is still to come (a pipelined reply is counted under its own
-        # command) and of the last one sent (pub/sub pushes count under it);
-        # while a pipeline span is wanted, the names buffered and the span of
-        # the pipeline written but not yet all read.
-        self._server: _rec.Server = (database, network, host, port)
-        self._series: Dict[Any, _rec.CommandSamples] = {}
-        self._pending_series: Deque[_rec.CommandSamples] = deque()
-        self._last_series: Optional[_rec.CommandSamples] = None
-        self._batch: List[str] = []
-        self._batch_span: Optional[_rec.SpanLike] = None
-        self._err: Optional[BaseException] = None
-        # Bumped (under _FATAL_LOCK) when a *_context call starts and ends: a
-        # cancel callback kills the connection only while its own call runs.
-        self._ctx_call = 0
-        self._read_timeout = _timeout_value(read_timeout)
-        self._write_timeout = _timeout_value(write_timeout)
+        self._read_timeout = timeout_value(read_timeout)
+        self._write_timeout = timeout_value(write_timeout)
         self._sock_timeout = sock.gettimeout()
-        self.network = network  #: "tcp" or "unix": how the server was reached
-        self.host = host  #: the server's host, or the unix socket's path
-        self.port = port  #: the server's TCP port (0 for a unix socket)
-        self.database = database  #: the database index selected at dial time
-        self.default_attributes = default_attributes  #: added to every span of this connection
         _fork.track(self)
 
     # -- redigo's Conn interface -------------------------------------------
-
-    def err(self) -> Optional[BaseException]:
-        """The error that made this connection unusable, or None."""
-        return self._err
 
     def close(self) -> None:
         """Close the connection. Closing twice, or after a failure, does nothing."""
@@ -198,12 +138,12 @@ class NetConn:
 
     def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: Any) -> Any:
         """``do`` with this read timeout (seconds; 0/None: none) instead of the dial option."""
-        return self._do(_timeout_value(timeout), command, args, None)
+        return self._do(timeout_value(timeout), command, args, None)
 
     def send(self, command: Union[str, bytes], *args: Any) -> None:
         """Buffer a command; its reply comes from ``receive`` (or a later ``do``)."""
         if self._err is not None:
-            raise _again(self._err)
+            raise again(self._err)
         data = encode_command(command, args)  # a bad argument raises before any state changes
         lock = self._send_lock
         lock.acquire()
@@ -232,7 +172,7 @@ class NetConn:
     def flush(self) -> None:
         """Write every buffered command to the server."""
         if self._err is not None:
-            raise _again(self._err)
+            raise again(self._err)
         if self._wbuf:
             lock = self._send_lock
             lock.acquire()
@@ -267,7 +207,7 @@ class NetConn:
 
     def receive_with_timeout(self, timeout: Optional[float]) -> Any:
         """``receive`` with this read timeout (seconds; 0/None: none)."""
-        return self._receive(_timeout_value(timeout), None)
+        return self._receive(timeout_value(timeout), None)
 
     # -- the fork's ConnWithContext ---------------------------------------
 
@@ -297,16 +237,16 @@ class NetConn:
         """``send``, refused (nothing buffered) if ``ctx`` has already ended."""
         err = ctx.err()
         if err is not None:
-            raise _again(err)
+            raise again(err)
         self.send(command, *args)
 
     def flush_context(self, ctx: _context.Context) -> None:
         """``flush``, refused (nothing written) if ``ctx`` has already ended."""
         err = ctx.err()
         if err is not None:
-            raise _again(err)
+            raise again(err)
         if self._err is not None:
-            raise _again(self._err)
+            raise again(self._err)
         if self._wbuf:
             lock = self._send_lock
             lock.acquire()
@@ -325,11 +265,6 @@ class NetConn:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def __repr__(self) -> str:
-        where = self.host if self.network == "unix" else f"{self.host}:{self.port}"
-        state = "ok" if self._err is None else repr(self._err)
-        return f"<redigo_py.Conn {self.network} {where} db={self.database} {state}>"
-
     # -- internals ---------------------------------------------------------
 
     def _do(self, timeout: Optional[float], command: Union[str, bytes], args: Tuple[Any, ...],
@@ -342,7 +277,7 @@ class NetConn:
         at these fixed points and nothing else.
         """
         if self._err is not None:
-            raise _again(self._err)
+            raise again(self._err)
         data = encode_command(command, args) if command else b""
         send_lock, receive_lock = self._send_lock, self._receive_lock
         send_lock.acquire()
@@ -404,93 +339,29 @@ class NetConn:
             if observed:
                 if pending:
                     self._end_batch(None)
-                    failure = _first_error(replies, command)
+                    self._observed_end(span, series, start, first_error(replies, command))
                 else:
-                    failure = reply if type(reply) is Error else None
-                if series is not None:
-                    elapsed = _perf_ns() - start
-                    if failure is None:
-                        series.latency_ns.append(elapsed)
-                    else:
-                        series.failed.append((elapsed, failure.kind, failure.kind))
-                if span is not None:
-                    if failure is not None:
-                        _rec.fail(span, failure)
-                    span.end()
+                    self._observed_end(span, series, start, reply if type(reply) is Error else None)
         finally:
             receive_lock.release()
             send_lock.release()
         if pending:
-            return _settle(replies, command)
+            return settle(replies, command)
         if type(reply) is Error:
             raise reply
         return reply
-
-    def _observed_failure(self, span: Optional[_rec.SpanLike], series: Optional[_rec.CommandSamples],
-                          start: int, err: BaseException) -> None:
-        """A call that failed before its replies were all read: timed, and its span (and any
-        pipeline span left open) failed and ended."""
-        if series is not None:
-            series.failed.append((_perf_ns() - start, type(err).__name__, ""))
-        if span is not None:
-            _rec.fail(span, err)
-            span.end()
-        self._end_batch(err)
-
-    def _series_of(self, command: Union[str, bytes]) -> _rec.CommandSamples:
-        """The recorder's series for ``command`` on this connection (cached while the context
-        has no tags of its own)."""
-        if _OC_TAGS in _modules and _rec.current_tags():
-            return _rec.samples(command, self._server)
-        try:
-            series = self._series.get(command)
-        except TypeError:  # an unhashable name (a bytearray)
-            return _rec.samples(command, self._server)
-        if series is None:
-            series = self._series[command] = _rec.samples(command, self._server)
-        return series
-
-    def _note_sent(self, command: Union[str, bytes], size: int) -> None:
-        """A buffered command, for the recorder: its write counted, its reply's series queued,
-        and its name kept for the span of the pipeline it will be flushed in."""
-        if _rec.ENABLED:
-            series = self._last_series = self._series_of(command)
-            series.written.append(size)
-            self._pending_series.append(series)
-        if _rec.PIPELINES:
-            self._batch.append(_rec.command_name(command))
-
-    def _start_batch(self) -> None:
-        """After a flush wrote buffered commands: the span of that pipeline, until its last reply."""
-        names, self._batch = self._batch, []
-        if self._batch_span is None and names:
-            self._batch_span = _rec.pipeline_span(self, names)
-
-    def _end_batch(self, err: Optional[BaseException]) -> None:
-        span = self._batch_span
-        if span is not None:
-            self._batch_span = None
-            if err is not None:
-                _rec.fail(span, err)
-            span.end()
 
     def _read_observed(self, deadline: Optional[float], series: Optional[_rec.CommandSamples]) -> Any:
         """One reply, its size counted under ``series`` or under the command it answers."""
         reader = self._reader
         before = reader.consumed
         reply = self._read(deadline)
-        if _rec.ENABLED:
-            if series is None:
-                queue = self._pending_series
-                series = queue.popleft() if queue else self._last_series or self._series_of("")
-            series.read.append(reader.consumed - before)
-            if type(reply) is Error:
-                _rec.record_error(series.cmd, _rec.KIND_REPLY, _rec.error_detail(reply))
+        self._count_reply(reply, reader.consumed - before, series)
         return reply
 
     def _receive(self, timeout: Optional[float], ctx: Optional[_context.Context]) -> Any:
         if self._err is not None:
-            raise _again(self._err)
+            raise again(self._err)
         lock = self._receive_lock
         lock.acquire()
         observed = _rec.ON or _OC_TRACE in _modules
@@ -550,7 +421,7 @@ class NetConn:
             while reply is False:
                 data = sock.recv(_RECV_SIZE)
                 if not data:
-                    raise ConnectionError("redigo: EOF (the server closed the connection)")
+                    raise ConnectionError(EOF_TEXT)
                 reader.feed(data)
                 # A full read means a large reply is streaming in: take what else has
                 # arrived, without waiting, before parsing, so that it is parsed in
@@ -573,7 +444,7 @@ class NetConn:
             self._sock_timeout = remaining
             data = sock.recv(_RECV_SIZE)
             if not data:
-                raise ConnectionError("redigo: EOF (the server closed the connection)")
+                raise ConnectionError(EOF_TEXT)
             reader.feed(data)
             reply = reader.gets()
         return reply
@@ -606,31 +477,14 @@ class NetConn:
         err = ctx.err()
         if err is not None:
             raise self._fatal(err)
-        return _within(self._read_timeout, ctx)
-
-    def _watch(self, ctx: _context.Context) -> Callable[[], None]:
-        """Kill the connection if ``ctx`` is cancelled during this call, and only then.
-
-        The callback runs in the cancelling thread, possibly late (a context
-        runs its callbacks after releasing its lock): the call's number,
-        checked under the lock that guards the kill, keeps a late cancel from
-        killing the connection once the call is over and someone else uses it.
-        """
-        with _FATAL_LOCK:
-            self._ctx_call += 1
-            call = self._ctx_call
-        unregister = ctx.on_cancel(lambda err: self._fatal(err, _rec.STATE_ERROR, call))
-
-        def done() -> None:
-            with _FATAL_LOCK:
-                self._ctx_call += 1
-            unregister()
-
-        return done
+        return within(self._read_timeout, ctx)
 
     def _context_write_timeout(self, ctx: _context.Context) -> Optional[float]:
         """The write's bound in a *_context call: min(write timeout, time left on ``ctx``)."""
-        return _within(self._write_timeout, ctx)
+        return within(self._write_timeout, ctx)
+
+    def _close_transport(self) -> None:
+        _close_socket(self._sock)
 
     def _forked(self) -> None:
         """In a forked child: unusable for good, and the inherited descriptor given up.
@@ -649,61 +503,6 @@ class NetConn:
                 self._sock.close()
             except OSError:
                 pass
-
-    def _close(self, state: str) -> None:
-        """Close, counting the close under ``state`` (the pool says why: stale, idle...)."""
-        err = self._fatal(ConnectionError("redigo: closed"), state)
-        self._end_batch(err)  # a pipeline whose replies will never come
-
-    def _fatal(self, err: BaseException, state: str = "error", call: Optional[int] = None) -> BaseException:
-        """Make the connection unusable for good; return the error that did it first.
-
-        The socket is closed exactly once, here, so the close is counted once.
-        With ``call``, only if that *_context call is still the current one.
-        """
-        with _FATAL_LOCK:
-            first = self._err is None and (call is None or call == self._ctx_call)
-            if first:
-                self._err = err
-        if first:
-            _close_socket(self._sock)
-            _rec.record_closed(state)
-        return self._err  # type: ignore[return-value]
-
-    def _failed(self, exc: BaseException, ctx: Optional[_context.Context], command: Union[str, bytes],
-                phase: str) -> BaseException:
-        """Turn what interrupted an exchange into the library's error, fatally, and count it.
-
-        A ``BaseException`` that is not an ``Exception`` (KeyboardInterrupt,
-        SystemExit) still kills the connection but is re-raised as itself.
-        ``phase`` ("read" or "write") is the error's ``kind`` unless it was a
-        timeout or a protocol error.
-        """
-        err: BaseException
-        if ctx is not None and (ctx.err() is not None or
-                                (isinstance(exc, socket.timeout) and (ctx.remaining() or 1.0) <= 0.001)):
-            # A timeout is the context's only when its deadline was the bound
-            # that ran out; a shorter read/write timeout stays an i/o timeout.
-            err = ctx.err() or _context.DeadlineExceeded()
-        elif isinstance(exc, (ProtocolError, ConnectionError)):
-            err = exc
-        elif isinstance(exc, socket.timeout):
-            err = TimeoutError("redigo: i/o timeout")
-        elif isinstance(exc, OSError):
-            err = ConnectionError(f"redigo: {exc.strerror or exc}")
-        elif isinstance(exc, Exception):
-            err = ConnectionError(f"redigo: I/O interrupted by {type(exc).__name__}: {exc}")
-        else:
-            self._fatal(ConnectionError(f"redigo: I/O interrupted by {type(exc).__name__}"))
-            _rec.record_error(command, phase, type(exc).__name__)
-            return exc
-        first = self._fatal(err)
-        if first is err:
-            kind = (_rec.KIND_PROTOCOL if isinstance(err, ProtocolError) else
-                    _rec.KIND_TIMEOUT if isinstance(err, builtins.TimeoutError) else phase)
-            _rec.record_error(command, kind, type(err).__name__)
-        return first
-
 
 def _send_now(sock: socket.socket, data: Union[bytes, memoryview]) -> int:
     """Send what fits in the socket's buffer now, never waiting; how many bytes went.
@@ -742,40 +541,6 @@ def _concurrent() -> RedigoError:
     """The refusal of a call that would share the connection beyond redigo's rule."""
     return RedigoError("redigo: concurrent use of one Conn by two threads: another thread's replies are "
                        "still owed, or it is receiving; give each thread its own conn, from a Pool")
-
-
-def _first_error(replies: List[Any], command: Union[str, bytes]) -> Optional[Error]:
-    """The error reply a ``do`` raises (see :func:`_settle`), or None: what its span and
-    its duration are labelled with."""
-    for reply in replies if command else ():
-        if type(reply) is Error:
-            return reply
-    return None
-
-
-def _settle(replies: List[Any], command: Union[str, bytes]) -> Any:
-    """redigo's result of a ``do``: every reply for ``do("")``, else the last one,
-    unless an earlier reply was an error, which is raised (the first one)."""
-    if not command:
-        return replies
-    failure = _first_error(replies, command)
-    if failure is not None:
-        raise failure
-    return replies[-1]
-
-
-def _within(timeout: Optional[float], ctx: _context.Context) -> Optional[float]:
-    """min(``timeout``, the time left on ``ctx``): Go's rule for every *Context call.
-    None means unbounded; a deadline already passed still gives a (tiny) positive bound."""
-    remaining = ctx.remaining()
-    if remaining is not None and (timeout is None or remaining < timeout):
-        return max(remaining, 1e-6)
-    return timeout
-
-
-def _again(err: BaseException) -> BaseException:
-    """The stored error, with no traceback left over from where it was raised before."""
-    return err.with_traceback(None)
 
 
 def _close_socket(sock: socket.socket) -> None:
@@ -913,10 +678,10 @@ def dial_context(
     """
     err = ctx.err()
     if err is not None:
-        raise _again(err)
-    _timeout_value(read_timeout)  # a bad timeout is refused before anything is dialed
-    _timeout_value(write_timeout)
-    timeout = _within(_timeout_value(connect_timeout), ctx)
+        raise again(err)
+    timeout_value(read_timeout)  # a bad timeout is refused before anything is dialed
+    timeout_value(write_timeout)
+    timeout = within(timeout_value(connect_timeout), ctx)
     if network != "unix" and network not in _FAMILIES:
         raise ArgumentError(f"dial {network}: unknown network {network}")
     try:
@@ -946,7 +711,7 @@ def dial_context(
         try:
             if use_tls:
                 sock = _wrap_tls(sock, host, tls_config, tls_skip_verify,
-                                 _timeout_value(tls_handshake_timeout))
+                                 timeout_value(tls_handshake_timeout))
             sock.settimeout(None)
         except BaseException:
             _close_socket(sock)

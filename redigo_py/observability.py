@@ -74,7 +74,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 from . import _recorder
 
 if TYPE_CHECKING:
-    from .conn import NetConn
+    from ._exchange import Exchange
 from ._recorder import (  # noqa: F401 - the bounded label values, named here as the fork names them
     FLUSH_INTERVAL,
     KIND_DIAL,
@@ -511,7 +511,7 @@ class _OpenCensusTracing:
     """opencensus's spans for the recorder's tracer seam: ``redis.Conn.<CMD>``, one span per
     ``send``/``flush``/``receive``/``close``, under the current tracer when it samples."""
 
-    def command(self, conn: "NetConn", command: Any, args: Sequence[Any]) -> Optional[Span]:
+    def command(self, conn: "Exchange", command: Any, args: Sequence[Any]) -> Optional[Span]:
         tracer = _sampled_tracer()
         if tracer is None:
             return None
@@ -522,7 +522,7 @@ class _OpenCensusTracing:
         attrs["db.query.text"] = " ".join([upper] + ["?"] * len(args))
         return Span(tracer, "redis.Conn." + upper, attrs)
 
-    def method(self, conn: "NetConn", method: str) -> Optional[Span]:
+    def method(self, conn: "Exchange", method: str) -> Optional[Span]:
         tracer = _sampled_tracer()
         if tracer is None:
             return None
@@ -534,12 +534,12 @@ class _OpenCensusTracing:
             return None
         return Span(tracer, name, attributes)
 
-    def pipeline(self, conn: "NetConn", commands: List[str]) -> None:
+    def pipeline(self, conn: "Exchange", commands: List[str]) -> None:
         """opencensus has a span per ``send``/``flush``/``receive`` instead."""
         return None
 
 
-def _attributes(conn: "NetConn") -> Dict[str, Any]:
+def _attributes(conn: "Exchange") -> Dict[str, Any]:
     """The connection's server attributes, and its ``default_attributes`` (the fork's option)."""
     attrs = _recorder.conn_attributes(conn)
     if conn.default_attributes:

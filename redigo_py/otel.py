@@ -64,7 +64,7 @@ from . import _recorder
 from .errors import Error
 
 if TYPE_CHECKING:
-    from .conn import NetConn
+    from ._exchange import Exchange
 
 __all__ = ["instrument", "uninstrument", "RedigoInstrumentor", "DURATION_BOUNDS_S", "BYTES_BOUNDS"]
 
@@ -520,7 +520,7 @@ class _LazySpan:
             self.span.end()
 
 
-def _span_attributes(conn: "NetConn", operation: str) -> Dict[str, Any]:
+def _span_attributes(conn: "Exchange", operation: str) -> Dict[str, Any]:
     """A command or pipeline span's attributes: the server's, and the operation's name."""
     attrs = _recorder.conn_attributes(conn)
     if conn.network == "unix":
@@ -591,7 +591,7 @@ class _OtelTracing:
         parent = self.current()
         return parent if parent is not None and parent.is_recording() else None
 
-    def command(self, conn: "NetConn", command: Any, args: Sequence[Any]) -> Optional[_LeanSpan]:
+    def command(self, conn: "Exchange", command: Any, args: Sequence[Any]) -> Optional[_LeanSpan]:
         parent = self._recording_parent()
         if parent is None:
             return None
@@ -606,7 +606,7 @@ class _OtelTracing:
                                                  if isinstance(first, (bytes, bytearray)) else str(first))
         return self._lean(parent, upper, attrs)
 
-    def method(self, conn: "NetConn", method: str) -> None:
+    def method(self, conn: "Exchange", method: str) -> None:
         """``send``/``flush``/``receive`` make a pipeline span instead; ``close`` none."""
         return None
 
@@ -620,7 +620,7 @@ class _OtelTracing:
         span = self.tracer.start_span(name, kind=self.client, attributes=attributes)
         return _Span(span, context.attach(trace.set_span_in_context(span)))
 
-    def pipeline(self, conn: "NetConn", commands: List[str]) -> Optional[_LeanSpan]:
+    def pipeline(self, conn: "Exchange", commands: List[str]) -> Optional[_LeanSpan]:
         parent = self._recording_parent()
         if parent is None:
             return None

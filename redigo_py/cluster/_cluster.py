@@ -13,7 +13,8 @@ from ..conn import dial_context
 from ..errors import RedigoError
 from ..pool import Pool, PoolStats
 from ..protocols import Conn as RedisConn
-from ._common import _BACKGROUND, CLUSTER_REFRESH, HASH_SLOTS, BgErrorSrc, Layout, _again, _closed, _rnd
+from .._exchange import again as _again
+from ._common import _BACKGROUND, CLUSTER_REFRESH, HASH_SLOTS, BgErrorSrc, Layout, _closed, _rnd
 from ._conn import Conn
 from ._redir import RedirError
 

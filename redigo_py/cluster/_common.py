@@ -42,11 +42,6 @@ def _closed() -> ConnectionError:
     return ConnectionError(_CLOSED)
 
 
-def _again(err: BaseException) -> BaseException:
-    """A stored error, without the traceback of where it was raised before."""
-    return err.with_traceback(None)
-
-
 def _close_quietly(conn: RedisConn) -> None:
     try:
         conn.close()

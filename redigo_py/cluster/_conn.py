@@ -9,7 +9,8 @@ from .. import _fork
 from .. import context as _context
 from ..errors import Error, RedigoError
 from ..protocols import Conn as RedisConn
-from ._common import _ALREADY_BOUND, _BACKGROUND, RETRY_CLOSE_CONN, _again, _close_quietly, _closed
+from .._exchange import again as _again
+from ._common import _ALREADY_BOUND, _BACKGROUND, RETRY_CLOSE_CONN, _close_quietly, _closed
 from ._hash import _cmd_slot, slot
 from ._redir import RedirError, parse_redir
 
