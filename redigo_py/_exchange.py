@@ -99,6 +99,15 @@ class Exchange:
         state = "ok" if self._err is None else repr(self._err)
         return f"<redigo_py.{type(self).__qualname__} {self.network} {where} db={self.database} {state}>"
 
+    def _take_buffered(self, data: bytes) -> bytes:
+        """The buffered sends followed by ``data``, as one write; the buffer is left empty."""
+        wbuf = self._wbuf
+        wbuf.append(data)
+        data = b"".join(wbuf)
+        wbuf.clear()
+        self._wbuf_len = 0
+        return data
+
     # -- the recorder's side -----------------------------------------------------
 
     def _series_of(self, command: Union[str, bytes]) -> _rec.CommandSamples:

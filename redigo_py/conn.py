@@ -30,7 +30,6 @@ A :class:`NetConn` (redigo's unexported ``conn``; it satisfies the
 
 from __future__ import annotations
 
-import builtins
 import os
 import select
 import socket
@@ -38,8 +37,8 @@ import ssl
 import sys
 import threading
 import time
-from collections import deque
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import context as _context
@@ -452,10 +451,7 @@ class NetConn(Exchange):
     def _write_buffered(self, data: bytes, timeout: Optional[float]) -> None:
         """Write the buffered sends, then ``data``, in one system call, within ``timeout``."""
         if self._wbuf:
-            self._wbuf.append(data)
-            data = b"".join(self._wbuf)
-            self._wbuf.clear()
-            self._wbuf_len = 0
+            data = self._take_buffered(data)
         if not data:
             return
         sock = self._sock
@@ -593,6 +589,24 @@ def _dial_error(network: str, where: str, exc: OSError, ctx: _context.Context) -
     return err
 
 
+def lookup_error(network: str, host: str, exc: socket.gaierror) -> ConnectionError:
+    """A failed name lookup as Go reads it: ``dial tcp: lookup h: no such host``."""
+    reason = "no such host" if exc.errno == socket.EAI_NONAME else _go_strerror(exc)
+    err = ConnectionError(f"dial {network}: lookup {host}: {reason}")
+    err.errno = exc.errno
+    return err
+
+
+def address_error(network: str, host: str, port: int, sockaddr: Any, exc: OSError,
+                  ctx: _context.Context) -> BaseException:
+    """One resolved address's failed connect, naming that address (with no host given,
+    the port alone, ":6378", as Go does); the OSError chained."""
+    where = join_host_port(str(sockaddr[0]), port) if host else f":{port}"
+    failure = _dial_error(network, where, exc, ctx)
+    failure.__cause__ = exc
+    return failure
+
+
 def _connect(network: str, address: str, timeout: Optional[float], ctx: _context.Context) -> socket.socket:
     """A connected socket, or the library's error for the last address tried (OSError chained)."""
     if network == "unix":
@@ -611,10 +625,7 @@ def _connect(network: str, address: str, timeout: Optional[float], ctx: _context
     try:
         infos = socket.getaddrinfo(host or None, port, _FAMILIES[network], socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        reason = "no such host" if exc.errno == socket.EAI_NONAME else _go_strerror(exc)
-        err = ConnectionError(f"dial {network}: lookup {host}: {reason}")
-        err.errno = exc.errno
-        raise err from exc
+        raise lookup_error(network, host, exc) from exc
     failure: Optional[BaseException] = None
     for af, kind, proto, _, sockaddr in infos:
         sock = socket.socket(af, kind, proto)
@@ -625,10 +636,7 @@ def _connect(network: str, address: str, timeout: Optional[float], ctx: _context
         except OSError as exc:
             sock.close()
             if failure is None:  # Go reports the first address's failure
-                # It names the address it tried; with no host, the port alone (":6378").
-                where = join_host_port(str(sockaddr[0]), port) if host else f":{port}"
-                failure = _dial_error(network, where, exc, ctx)
-                failure.__cause__ = exc
+                failure = address_error(network, host, port, sockaddr, exc, ctx)
         except BaseException:
             sock.close()
             raise
@@ -639,33 +647,15 @@ def dial(network: str, address: str, **options: Any) -> NetConn:
     """Connect to the server at ``address`` ("host:port" or a unix path).
 
     ``network`` is "tcp", "tcp4", "tcp6" or "unix". Keyword options are
-    redigo's ``DialOption`` functions (see :func:`dial_context`).
+    redigo's ``DialOption`` functions (see :class:`DialOptions`).
     """
     return dial_context(_context.background(), network, address, **options)
 
 
-def dial_context(
-    ctx: _context.Context,
-    network: str,
-    address: str,
-    *,
-    connect_timeout: Optional[float] = 30.0,
-    read_timeout: Optional[float] = None,
-    write_timeout: Optional[float] = None,
-    keep_alive: Optional[float] = 300.0,
-    net_dial: Optional[Callable[[str, str], socket.socket]] = None,
-    dial_context_func: Optional[Callable[[_context.Context, str, str], socket.socket]] = None,
-    database: int = 0,
-    password: str = "",
-    username: str = "",
-    client_name: str = "",
-    use_tls: bool = False,
-    tls_config: Optional[ssl.SSLContext] = None,
-    tls_skip_verify: bool = False,
-    tls_handshake_timeout: Optional[float] = 10.0,
-    default_attributes: Optional[Dict[str, Any]] = None,
-) -> NetConn:
-    """``dial`` bounded by ``ctx``; each keyword is one of redigo's DialOptions.
+@dataclass(frozen=True)
+class DialOptions:
+    """redigo's ``DialOption`` functions, as the keywords of every dial function here
+    (and of :mod:`redigo_py.aio`'s): one place for their names and defaults.
 
     ``connect_timeout`` (DialConnectTimeout), ``read_timeout`` and
     ``write_timeout`` (seconds; None or 0 for none), ``keep_alive`` (TCP
@@ -675,64 +665,105 @@ def dial_context(
     ``client_name`` (CLIENT SETNAME), ``use_tls``, ``tls_config`` (an
     ``ssl.SSLContext``), ``tls_skip_verify`` (only when no ``tls_config``),
     ``tls_handshake_timeout``, ``default_attributes`` (added to every span).
+    An unknown keyword is a ``TypeError`` naming it.
     """
+
+    connect_timeout: Optional[float] = 30.0
+    read_timeout: Optional[float] = None
+    write_timeout: Optional[float] = None
+    keep_alive: Optional[float] = 300.0
+    net_dial: Optional[Callable[[str, str], socket.socket]] = None
+    dial_context_func: Optional[Callable[[_context.Context, str, str], socket.socket]] = None
+    database: int = 0
+    password: str = ""
+    username: str = ""
+    client_name: str = ""
+    use_tls: bool = False
+    tls_config: Optional[ssl.SSLContext] = None
+    tls_skip_verify: bool = False
+    tls_handshake_timeout: Optional[float] = 10.0
+    default_attributes: Optional[Dict[str, Any]] = None
+
+    def handshake(self) -> List[Tuple[Any, ...]]:
+        """The commands a new connection runs before it is handed out (AUTH, CLIENT SETNAME, SELECT)."""
+        commands: List[Tuple[Any, ...]] = []
+        if self.password:
+            commands.append(("AUTH", *((self.username, self.password) if self.username else (self.password,))))
+        if self.client_name:
+            commands.append(("CLIENT", "SETNAME", self.client_name))
+        if self.database:
+            commands.append(("SELECT", self.database))
+        return commands
+
+
+def dial_target(ctx: _context.Context, network: str, address: str,
+                options: DialOptions) -> Tuple[str, int, Optional[float], Dict[str, Any]]:
+    """Check a dial's arguments before anything is dialled: (host, port, connect timeout
+    within ``ctx``, the attributes of its span)."""
     err = ctx.err()
     if err is not None:
         raise again(err)
-    timeout_value(read_timeout)  # a bad timeout is refused before anything is dialed
-    timeout_value(write_timeout)
-    timeout = within(timeout_value(connect_timeout), ctx)
+    timeout_value(options.read_timeout)  # a bad timeout is refused before anything is dialed
+    timeout_value(options.write_timeout)
+    timeout = within(timeout_value(options.connect_timeout), ctx)
     if network != "unix" and network not in _FAMILIES:
         raise ArgumentError(f"dial {network}: unknown network {network}")
     try:
         host, port = (address, 0) if network == "unix" else split_host_port(address)
     except ArgumentError as exc:
         raise ArgumentError(f"dial {network}: {exc}") from None
-    attrs: Dict[str, Any] = {"db.system.name": "redis", "db.namespace": str(database)}
+    attrs: Dict[str, Any] = {"db.system.name": "redis", "db.namespace": str(options.database)}
     attrs.update({"network.peer.address": host} if network == "unix" else
                  {"server.address": host, "server.port": port})
-    span = (_rec.start_span("redis.dial", {**attrs, **(default_attributes or {})})
-            if _rec.ON or _OC_TRACE in _modules else None)
+    return host, port, timeout, {**attrs, **(options.default_attributes or {})}
+
+
+def dial_failed(span: Optional[_rec.SpanLike], exc: BaseException) -> None:
+    """A dial that failed before its connection existed: counted, its span failed and ended."""
+    if isinstance(exc, Exception):
+        _rec.record_error("DIAL", _rec.KIND_DIAL, _rec.error_detail(exc))
+    if span is not None:
+        _rec.fail(span, exc)
+        span.end()
+
+
+def dial_context(ctx: _context.Context, network: str, address: str, **options: Any) -> NetConn:
+    """``dial`` bounded by ``ctx``; each keyword is one of redigo's DialOptions (see :class:`DialOptions`)."""
+    opts = DialOptions(**options)
+    host, port, timeout, attrs = dial_target(ctx, network, address, opts)
+    span = _rec.start_span("redis.dial", attrs) if _rec.ON or _OC_TRACE in _modules else None
     try:
         try:
-            if dial_context_func is not None:
-                sock = dial_context_func(ctx, network, address)
-            elif net_dial is not None:
-                sock = net_dial(network, address)
+            if opts.dial_context_func is not None:
+                sock = opts.dial_context_func(ctx, network, address)
+            elif opts.net_dial is not None:
+                sock = opts.net_dial(network, address)
             else:
                 sock = _connect(network, address, timeout, ctx)
             if sock.family != socket.AF_UNIX:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                _set_keep_alive(sock, keep_alive)
+                _set_keep_alive(sock, opts.keep_alive)
         except OSError as exc:
             if isinstance(exc, RedigoError):  # _connect's error, already in Go's words
                 raise
             raise _dial_error(network, address, exc, ctx) from exc
         try:
-            if use_tls:
-                sock = _wrap_tls(sock, host, tls_config, tls_skip_verify,
-                                 timeout_value(tls_handshake_timeout))
+            if opts.use_tls:
+                sock = _wrap_tls(sock, host, opts.tls_config, opts.tls_skip_verify,
+                                 timeout_value(opts.tls_handshake_timeout))
             sock.settimeout(None)
         except BaseException:
             _close_socket(sock)
             raise
     except BaseException as exc:
-        if isinstance(exc, Exception):
-            _rec.record_error("DIAL", _rec.KIND_DIAL, _rec.error_detail(exc))
-        if span is not None:
-            _rec.fail(span, exc)
-            span.end()
+        dial_failed(span, exc)
         raise
-    conn = NetConn(sock, read_timeout, write_timeout, network="unix" if network == "unix" else "tcp",
-                host=host, port=port, database=database, default_attributes=default_attributes)
+    conn = NetConn(sock, opts.read_timeout, opts.write_timeout, network="unix" if network == "unix" else "tcp",
+                   host=host, port=port, database=opts.database, default_attributes=opts.default_attributes)
     _rec.record_open(_rec.STATE_NEW)
     try:
-        if password:
-            conn.do_context(ctx, "AUTH", *((username, password) if username else (password,)))
-        if client_name:
-            conn.do_context(ctx, "CLIENT", "SETNAME", client_name)
-        if database:
-            conn.do_context(ctx, "SELECT", database)
+        for command in opts.handshake():
+            conn.do_context(ctx, *command)
     except BaseException as exc:
         conn._close(_rec.STATE_ERROR)
         if span is not None:
@@ -759,20 +790,31 @@ def _set_keep_alive(sock: socket.socket, period: Optional[float]) -> None:
 def _wrap_tls(sock: socket.socket, host: str, config: Optional[ssl.SSLContext],
               skip_verify: bool, handshake_timeout: Optional[float]) -> socket.socket:
     """TLS with certificate and hostname verification unless explicitly skipped."""
+    sock.settimeout(handshake_timeout)
+    try:
+        return tls_context(config, skip_verify).wrap_socket(sock, server_hostname=host or None)
+    except OSError as exc:
+        raise tls_error(exc) from None
+
+
+def tls_context(config: Optional[ssl.SSLContext], skip_verify: bool) -> ssl.SSLContext:
+    """``config``, or a default context that verifies certificate and host name unless
+    ``tls_skip_verify`` says not to."""
     if config is None:
         config = ssl.create_default_context()
         if skip_verify:
             config.check_hostname = False
             config.verify_mode = ssl.CERT_NONE
-    sock.settimeout(handshake_timeout)
-    try:
-        return config.wrap_socket(sock, server_hostname=host or None)
-    except socket.timeout:
-        raise TimeoutError("redigo: TLS handshake timeout") from None
-    except ssl.SSLError as exc:
-        raise ConnectionError(f"redigo: TLS handshake failed: {exc}") from None
-    except OSError as exc:  # e.g. a reset in the middle of the handshake
-        raise ConnectionError(f"redigo: TLS handshake failed: {exc.strerror or exc}") from None
+    return config
+
+
+def tls_error(exc: OSError) -> RedigoError:
+    """A failed TLS handshake as the library's error (timed out, refused, or reset)."""
+    if isinstance(exc, socket.timeout):
+        return TimeoutError("redigo: TLS handshake timeout")
+    if isinstance(exc, ssl.SSLError):
+        return ConnectionError(f"redigo: TLS handshake failed: {exc}")
+    return ConnectionError(f"redigo: TLS handshake failed: {exc.strerror or exc}")  # e.g. a reset
 
 
 def new_conn(sock: socket.socket, read_timeout: Optional[float] = None,

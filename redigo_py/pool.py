@@ -66,7 +66,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, List, Optional, Union
+from typing import Any, Callable, Deque, List, Optional, Protocol, Tuple, Union
 
 from . import _fork
 from . import context as _context
@@ -89,6 +89,7 @@ from .conn import (
     receive_with_timeout,
 )
 from .protocols import Conn
+from ._exchange import Exchange
 from .errors import ConnectionError, ErrPoolExhausted, PoolClosedError, RedigoError
 
 __all__ = ["Pool", "PoolStats", "PooledConn", "ErrorConn", "new_pool"]
@@ -105,7 +106,7 @@ _GET_ON_CLOSED_POOL = "redigo: get on closed pool"  # redigo's text
 
 # ECHOed after UNSUBSCRIBE/PUNSUBSCRIBE: the reply that marks the end of a
 # subscriber's message stream. Random, so no published message can fake it.
-_SENTINEL = os.urandom(64)
+SENTINEL = os.urandom(64)
 
 DialFunc = Callable[[], Conn]
 DialContextFunc = Callable[[_context.Context], Conn]
@@ -170,7 +171,168 @@ class _Waiter:
         self.signal.acquire(timeout=-1 if timeout is None else max(timeout, 0.0))
 
 
-class Pool:
+class _Waiting(Protocol):
+    """A borrower queued for a slot, blocking (:class:`_Waiter`) or asyncio."""
+
+    granted: bool
+
+    def wake(self, _err: Optional[BaseException] = None) -> None: ...
+
+
+class PoolBase:
+    """What the blocking :class:`Pool` and :class:`redigo_py.aio.Pool` share: the
+    configuration, the state under one lock, the slot queue's bookkeeping and the
+    counters. Nothing here waits or does I/O."""
+
+    def __init__(self, max_idle: int, max_active: int, idle_timeout: float, wait: bool,
+                 max_conn_lifetime: float, name: Optional[str]) -> None:
+        self.max_idle = max_idle
+        self.max_active = max_active
+        self.idle_timeout = idle_timeout
+        self.wait = wait
+        self.max_conn_lifetime = max_conn_lifetime
+        self.name = name  #: the pool's name in metrics (None: host:port/db of what it dials)
+        self._dialled_name = ""
+        self._closed = False
+        self._start()
+        _fork.track(self)
+        _rec.track_pool(self)
+
+    def _start(self) -> None:
+        """The pool's state, empty: at construction and in a forked child."""
+        self._lock = threading.Lock()
+        self._idle: Deque[_PoolConn] = deque()
+        self._waiters: Deque[_Waiting] = deque()
+        self._active = 0  # open connections: lent out, idle, or being dialed
+        self._in_use = 0  # borrows in progress; with wait, at most max_active
+        self._generation = object()
+        self._wait_count = 0
+        self._wait_duration = 0.0
+        self._idle_closed = 0
+        self._lifetime_closed = 0
+
+    def _forked(self) -> None:
+        """In a forked child: forget the parent's connections (see the module docstring)."""
+        self._start()
+
+    def _pool_name(self) -> str:
+        """The ``name`` given, else ``host:port/db`` of the first connection dialled (or "")."""
+        return self.name or self._dialled_name
+
+    def _dialled(self, c: Any) -> None:
+        """A new connection: the first one names the pool, if it was given no name."""
+        if not self._dialled_name and isinstance(c, Exchange):
+            self._dialled_name = f"{join_host_port(c.host, c.port)}/{c.database}"
+
+    def _lent(self, pc: _PoolConn) -> _PoolConn:
+        """``pc`` going out: when it went, for the use time the recorder reports at its return."""
+        pc.lent_ns = _perf_ns() if _rec.ENABLED else 0
+        return pc
+
+    def _slot_free(self) -> bool:
+        """Whether a borrower may take a slot now without jumping the queue (lock held)."""
+        return not self._waiters and self._in_use < self.max_active
+
+    def _release_slot(self) -> None:
+        """A borrow ended (lock held): hand its slot to the longest waiter, if any."""
+        waiters = self._waiters
+        if waiters and (self.max_active <= 0 or self._in_use <= self.max_active):
+            waiter = waiters.popleft()
+            waiter.granted = True
+            waiter.wake()
+        else:
+            self._in_use -= 1
+
+    def _pop_expired(self) -> List[_PoolConn]:
+        """Take the connections idle longer than ``idle_timeout`` (lock held); the oldest are on the left."""
+        idle = self._idle
+        oldest_kept = _now() - self.idle_timeout
+        expired = []
+        while idle and idle[0].t < oldest_kept:
+            expired.append(idle.popleft())
+        return expired
+
+    def _too_old(self, pc: _PoolConn) -> bool:
+        return self.max_conn_lifetime > 0 and _now() - pc.created >= self.max_conn_lifetime
+
+    def _waited(self, start: float, started_ns: int) -> None:
+        """A borrower got its slot after waiting (lock held)."""
+        self._wait_count += 1
+        self._wait_duration += time.monotonic() - start
+        _rec.record_pool_time(self._pool_name(), _rec.POOL_WAIT, _perf_ns() - started_ns)
+
+    def _keep(self, pc: _PoolConn, broken: bool) -> Optional[_PoolConn]:
+        """A borrowed connection came back, cleaned up: kept idle (its slot released), or
+        returned for the caller to discard (and then release the slot)."""
+        if pc.lent_ns:
+            _rec.record_pool_time(self._pool_name(), _rec.POOL_USE, _perf_ns() - pc.lent_ns)
+        with self._lock:
+            if not broken and not self._closed:
+                pc.t = _now()
+                idle = self._idle
+                idle.append(pc)
+                if len(idle) <= self.max_idle:
+                    self._release_slot()
+                    return None
+                return idle.popleft()
+        return pc
+
+    def _closed_one(self, reason: str) -> None:
+        """A connection the pool owned was closed, for ``reason``: counted."""
+        with self._lock:
+            self._active -= 1
+            if reason is _rec.STATE_IDLE:
+                self._idle_closed += 1
+            elif reason is _rec.STATE_LIFETIME:
+                self._lifetime_closed += 1
+
+    def _closing(self) -> List[_PoolConn]:
+        """Mark the pool closed and wake its waiters; the idle connections, to close (or none,
+        if it was closed already)."""
+        with self._lock:
+            if self._closed:
+                return []
+            self._closed = True
+            idle = list(self._idle)
+            self._idle.clear()
+            for waiter in self._waiters:
+                waiter.wake()
+        return idle
+
+    def stats(self) -> PoolStats:
+        """The pool's counters, read together under the lock."""
+        with self._lock:
+            return PoolStats(
+                active_count=self._active,
+                idle_count=len(self._idle),
+                wait_count=self._wait_count,
+                wait_duration=self._wait_duration,
+                idle_closed_count=self._idle_closed,
+                lifetime_closed_count=self._lifetime_closed,
+            )
+
+    def waiting(self) -> int:
+        """Borrowers waiting for a free connection now."""
+        with self._lock:
+            return len(self._waiters)
+
+    def active_count(self) -> int:
+        """Open connections: lent out plus idle."""
+        with self._lock:
+            return self._active
+
+    def idle_count(self) -> int:
+        """Idle connections in the pool."""
+        with self._lock:
+            return len(self._idle)
+
+    def __repr__(self) -> str:
+        s = self.stats()
+        state = "closed" if self._closed else "open"
+        return f"<redigo_py.{type(self).__qualname__} {state} active={s.active_count} idle={s.idle_count}>"
+
+
+class Pool(PoolBase):
     """A thread-safe pool of connections (redigo's ``Pool``).
 
     ``dial()`` or ``dial_context(ctx)`` makes a connection (``dial_context``
@@ -202,34 +364,7 @@ class Pool:
         self.dial_context = dial_context
         self.test_on_borrow = test_on_borrow
         self.test_on_borrow_context = test_on_borrow_context
-        self.max_idle = max_idle
-        self.max_active = max_active
-        self.idle_timeout = idle_timeout
-        self.wait = wait
-        self.max_conn_lifetime = max_conn_lifetime
-        self.name = name  #: the pool's name in metrics (None: host:port/db of what it dials)
-        self._dialled_name = ""
-        self._closed = False
-        self._start()
-        _fork.track(self)
-        _rec.track_pool(self)
-
-    def _start(self) -> None:
-        """The pool's state, empty: at construction and in a forked child."""
-        self._lock = threading.Lock()
-        self._idle: Deque[_PoolConn] = deque()
-        self._waiters: Deque[_Waiter] = deque()
-        self._active = 0  # open connections: lent out, idle, or being dialed
-        self._in_use = 0  # borrows in progress; with wait, at most max_active
-        self._generation = object()
-        self._wait_count = 0
-        self._wait_duration = 0.0
-        self._idle_closed = 0
-        self._lifetime_closed = 0
-
-    def _forked(self) -> None:
-        """In a forked child: forget the parent's connections (see the module docstring)."""
-        self._start()
+        super().__init__(max_idle, max_active, idle_timeout, wait, max_conn_lifetime, name)
 
     # -- borrowing ------------------------------------------------------------
 
@@ -270,10 +405,6 @@ class Pool:
             raise
         finally:
             span.end()
-
-    def _pool_name(self) -> str:
-        """The ``name`` given, else ``host:port/db`` of the first connection dialled (or "")."""
-        return self.name or self._dialled_name
 
     def _get(self, ctx: _context.Context, span: Optional[_rec.SpanLike]) -> "PooledConn":
         """Borrow: a slot, then the newest idle connection that passes the checks, else a new one.
@@ -321,8 +452,7 @@ class Pool:
                 with lock:
                     self._active -= 1
                 raise
-            if not self._dialled_name and isinstance(c, NetConn):
-                self._dialled_name = f"{join_host_port(c.host, c.port)}/{c.database}"
+            self._dialled(c)
             _rec.record_pool_time(self._pool_name(), _rec.POOL_CREATE, _perf_ns() - started)
             # dial counted it as opened: new
             return PooledConn(self, self._lent(_PoolConn(c, _now(), self._generation)))
@@ -330,11 +460,6 @@ class Pool:
             with lock:
                 self._release_slot()
             raise
-
-    def _lent(self, pc: _PoolConn) -> _PoolConn:
-        """``pc`` going out: when it went, for the use time the recorder reports at its return."""
-        pc.lent_ns = _perf_ns() if _rec.ENABLED else 0
-        return pc
 
     def _take_slot(self, ctx: _context.Context, span: Optional[_rec.SpanLike]) -> None:
         """Wait, first come first served, until fewer than ``max_active`` are lent out.
@@ -390,9 +515,7 @@ class Pool:
                 else:
                     self._waiters.remove(waiter)
                 raise
-            self._wait_count += 1
-            self._wait_duration += time.monotonic() - start
-            _rec.record_pool_time(self._pool_name(), _rec.POOL_WAIT, _perf_ns() - started)
+            self._waited(start, started)
         except BaseException:
             lock.release()
             raise
@@ -400,32 +523,9 @@ class Pool:
             if unregister is not None:
                 unregister()
 
-    def _slot_free(self) -> bool:
-        """Whether a borrower may take a slot now without jumping the queue (lock held)."""
-        return not self._waiters and self._in_use < self.max_active
-
-    def _release_slot(self) -> None:
-        """A borrow ended (lock held): hand its slot to the longest waiter, if any."""
-        waiters = self._waiters
-        if waiters and (self.max_active <= 0 or self._in_use <= self.max_active):
-            waiter = waiters.popleft()
-            waiter.granted = True
-            waiter.wake()
-        else:
-            self._in_use -= 1
-
-    def _pop_expired(self) -> List[_PoolConn]:
-        """Take the connections idle longer than ``idle_timeout`` (lock held); the oldest are on the left."""
-        idle = self._idle
-        oldest_kept = _now() - self.idle_timeout
-        expired = []
-        while idle and idle[0].t < oldest_kept:
-            expired.append(idle.popleft())
-        return expired
-
     def _unfit(self, ctx: _context.Context, pc: _PoolConn) -> Optional[str]:
         """Why an idle connection must not be lent out, or None if it may."""
-        if self.max_conn_lifetime > 0 and _now() - pc.created >= self.max_conn_lifetime:
+        if self._too_old(pc):
             return _rec.STATE_LIFETIME  # checked first: no point testing a connection that is too old anyway
         try:
             if self.test_on_borrow is not None:
@@ -449,20 +549,11 @@ class Pool:
         """A borrowed connection came back, cleaned up; keep it idle or close it."""
         if pc.generation is not self._generation:
             return  # lent out before a fork, in the parent: nothing of this process's to give back
-        if pc.lent_ns:
-            _rec.record_pool_time(self._pool_name(), _rec.POOL_USE, _perf_ns() - pc.lent_ns)
-        reason = _rec.STATE_ERROR if broken else _rec.STATE_COMPLETE
-        with self._lock:
-            if not broken and not self._closed:
-                pc.t = _now()
-                idle = self._idle
-                idle.append(pc)
-                if len(idle) <= self.max_idle:
-                    self._release_slot()
-                    return
-                pc = idle.popleft()
+        surplus = self._keep(pc, broken)
+        if surplus is None:
+            return
         try:
-            self._discard(pc, reason)
+            self._discard(surplus, _rec.STATE_ERROR if broken else _rec.STATE_COMPLETE)
         finally:
             with self._lock:
                 self._release_slot()
@@ -476,41 +567,9 @@ class Pool:
                 pc.c.close()  # a wrapper the dial function made: its own close() decides
         except Exception:
             pass  # as redigo: the connection is gone either way, and the caller wants its own result
-        with self._lock:
-            self._active -= 1
-            if reason is _rec.STATE_IDLE:
-                self._idle_closed += 1
-            elif reason is _rec.STATE_LIFETIME:
-                self._lifetime_closed += 1
+        self._closed_one(reason)
 
     # -- the rest of the Go API ---------------------------------------------
-
-    def stats(self) -> PoolStats:
-        """The pool's counters, read together under the lock."""
-        with self._lock:
-            return PoolStats(
-                active_count=self._active,
-                idle_count=len(self._idle),
-                wait_count=self._wait_count,
-                wait_duration=self._wait_duration,
-                idle_closed_count=self._idle_closed,
-                lifetime_closed_count=self._lifetime_closed,
-            )
-
-    def waiting(self) -> int:
-        """Borrowers waiting for a free connection now."""
-        with self._lock:
-            return len(self._waiters)
-
-    def active_count(self) -> int:
-        """Open connections: lent out plus idle."""
-        with self._lock:
-            return self._active
-
-    def idle_count(self) -> int:
-        """Idle connections in the pool."""
-        with self._lock:
-            return len(self._idle)
 
     def close(self) -> None:
         """Close the idle connections and refuse new borrows; waiting borrowers get ``PoolClosedError``.
@@ -518,21 +577,8 @@ class Pool:
         Connections lent out stay usable; their ``close()`` then closes them.
         A second ``close()`` does nothing.
         """
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            idle = list(self._idle)
-            self._idle.clear()
-            for waiter in self._waiters:
-                waiter.wake()
-        for pc in idle:
+        for pc in self._closing():
             self._discard(pc, _rec.STATE_COMPLETE)
-
-    def __repr__(self) -> str:
-        s = self.stats()
-        state = "closed" if self._closed else "open"
-        return f"<redigo_py.Pool {state} active={s.active_count} idle={s.idle_count}>"
 
 
 def _refused(err: BaseException) -> BaseException:
@@ -687,28 +733,37 @@ class PooledConn:
         return f"<redigo_py pooled {self._pc.c if self._pc is not None else 'closed'}>"
 
 
+def reset_commands(state: int) -> List[Tuple[Any, ...]]:
+    """redigo's clean-up of what a borrower left on a connection (any state but MONITOR),
+    as the commands to send. When it was subscribed, the last is the ECHO of
+    :data:`SENTINEL`: messages may still arrive until the server has processed the
+    unsubscribes, and its reply comes after all of them, so the caller reads up to it."""
+    commands: List[Tuple[Any, ...]] = []
+    if state & MULTI_STATE:
+        commands.append(("DISCARD",))  # also ends WATCH
+    elif state & WATCH_STATE:
+        commands.append(("UNWATCH",))
+    if state & SUBSCRIBE_STATE:
+        commands += [("UNSUBSCRIBE",), ("PUNSUBSCRIBE",)]
+        if state & SHARD_SUBSCRIBE_STATE:
+            commands.append(("SUNSUBSCRIBE",))  # only then: Redis 6.2 does not know it
+        commands.append(("ECHO", SENTINEL))
+    return commands
+
+
 def _reset_state(c: Conn, state: int) -> None:
-    """redigo's clean-up of what a borrower left on ``c`` (any state but MONITOR).
+    """Send :func:`reset_commands` and, after a subscription, read up to the sentinel.
 
     Raises if the connection fails or answers with an error reply (the
     ECHO itself may be refused), and the caller then closes the connection.
     """
-    if state & MULTI_STATE:
-        c.send("DISCARD")  # also ends WATCH
-    elif state & WATCH_STATE:
-        c.send("UNWATCH")
+    for command in reset_commands(state):
+        c.send(*command)
     if state & SUBSCRIBE_STATE:
-        c.send("UNSUBSCRIBE")
-        c.send("PUNSUBSCRIBE")
-        if state & SHARD_SUBSCRIBE_STATE:
-            c.send("SUNSUBSCRIBE")  # only then: Redis 6.2 does not know it
-        # Messages may still arrive until the server has processed both; its
-        # ECHO reply comes after all of them, so read up to it.
-        c.send("ECHO", _SENTINEL)
         c.flush()
         while True:
             reply = c.receive()
-            if type(reply) is bytes and reply == _SENTINEL:
+            if type(reply) is bytes and reply == SENTINEL:
                 break
 
 

@@ -13,6 +13,11 @@ logging, cluster and retry conns) are implementations of these.
 
 Every connection is also a context manager: ``with pool.get() as c:`` closes
 it (or returns it to its pool).
+
+:mod:`redigo_py.aio` has the same three interfaces with coroutine methods
+(``AsyncConn``, ``AsyncConnWithTimeout``, ``AsyncConnWithContext``, exported
+there as ``aio.Conn``, ``aio.ConnWithTimeout`` and ``aio.ConnWithContext``);
+``err`` stays a plain method, and the connections are async context managers.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any, Optional, Protocol, TypeVar, Union, runtime_checkable
 
 from . import context as _context
 
-__all__ = ["Conn", "ConnWithTimeout", "ConnWithContext"]
+__all__ = ["Conn", "ConnWithTimeout", "ConnWithContext", "AsyncConn", "AsyncConnWithTimeout", "AsyncConnWithContext"]
 
 _Self = TypeVar("_Self")
 
@@ -74,3 +79,48 @@ class ConnWithContext(Conn, Protocol):
     def receive_context(self, ctx: _context.Context) -> Any: ...
 
     def close_context(self, ctx: _context.Context) -> None: ...
+
+
+@runtime_checkable
+class AsyncConn(Protocol):
+    """A connection of :mod:`redigo_py.aio`: ``Conn`` with ``await`` (``err`` is not a coroutine)."""
+
+    async def do(self, command: Union[str, bytes], *args: Any) -> Any: ...
+
+    async def send(self, command: Union[str, bytes], *args: Any) -> None: ...
+
+    async def flush(self) -> None: ...
+
+    async def receive(self) -> Any: ...
+
+    def err(self) -> Optional[BaseException]: ...
+
+    async def close(self) -> None: ...
+
+    async def __aenter__(self: _Self) -> _Self: ...
+
+    async def __aexit__(self, *exc_info: object) -> None: ...
+
+
+@runtime_checkable
+class AsyncConnWithTimeout(AsyncConn, Protocol):
+    """An ``AsyncConn`` whose calls take a read timeout of their own."""
+
+    async def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: Any) -> Any: ...
+
+    async def receive_with_timeout(self, timeout: Optional[float]) -> Any: ...
+
+
+@runtime_checkable
+class AsyncConnWithContext(AsyncConn, Protocol):
+    """An ``AsyncConn`` whose calls are bounded by a Go-style context."""
+
+    async def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> Any: ...
+
+    async def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> None: ...
+
+    async def flush_context(self, ctx: _context.Context) -> None: ...
+
+    async def receive_context(self, ctx: _context.Context) -> Any: ...
+
+    async def close_context(self, ctx: _context.Context) -> None: ...

@@ -1,0 +1,627 @@
+"""asyncio connections: redigo's ``conn`` over an asyncio transport.
+
+:class:`NetConn` drives the same sans-IO core as the blocking connection
+(:class:`redigo_py._exchange.Exchange`: replies owed, fatal state, the
+recorder's accounting), the same codec and the same error texts; only the
+I/O differs. The transport's protocol object (``_Wire``) feeds every
+byte that arrives into the connection's :class:`~redigo_py.resp.Reader` and
+wakes the task waiting for a reply; the task parses.
+
+Cancellation is the reason this module is careful. A call that is cancelled
+(``task.cancel()``, ``asyncio.timeout``, ``wait_for``) or times out after its
+command was written makes the connection fatal and aborts its transport:
+the reply it was owed is still coming, and no other call may ever read it
+(the bug behind redis-py's CVE-2023-28858/28859). A call cancelled while it
+only waited for its turn wrote nothing and leaves the connection as it was.
+
+Tasks take turns on a connection as threads do on the blocking one: one
+sender and one receiver at a time (a subscriber task beside a reader
+task). A ``do`` waits while another task sends or runs a ``do``; what
+taking turns cannot make safe is refused with a :class:`RedigoError` that
+says "concurrent": a ``send`` or ``do`` while another task's replies are
+owed, and a ``do`` while another task is in ``receive``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import threading
+import time
+from collections import deque
+from typing import Any, Deque, Dict, List, Optional, Tuple, Union
+
+from .. import _fork
+from .. import _recorder as _rec
+from .. import context as _context
+from .._exchange import EOF_TEXT, Exchange, again, first_error, settle, timeout_value, within
+from ..conn import (
+    _FAMILIES,
+    DialOptions,
+    _dial_error,
+    _set_keep_alive,
+    address_error,
+    dial_failed,
+    dial_target,
+    lookup_error,
+    parse_url,
+    split_host_port,
+    tls_context,
+    tls_error,
+)
+from ..errors import ConnectionError, Error, RedigoError
+from ..resp import Reader, encode_command
+
+__all__ = ["NetConn", "dial", "dial_context", "dial_url", "dial_url_context"]
+
+_modules = sys.modules
+_OC_TRACE = _rec.OC_TRACE_MODULE
+_current_task = asyncio.current_task
+_get_ident = threading.get_ident
+_perf_ns = time.perf_counter_ns
+
+
+def _wake(waiter: "Optional[asyncio.Future[None]]") -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+
+
+def _expire(waiter: "asyncio.Future[None]") -> None:
+    """A read's or a drain's deadline passed."""
+    if not waiter.done():
+        waiter.set_exception(socket.timeout("timed out"))
+
+
+class _Wire(asyncio.Protocol):
+    """The transport's events, for one connection: bytes go into its reader at once,
+    and the task waiting for them (at most one: the receiver) is woken."""
+
+    def __init__(self) -> None:
+        self.reader = Reader()  # the connection's: it adopts it
+        self.waiter: Optional[asyncio.Future[None]] = None  # a reader waiting for bytes
+        self.drain: Optional[asyncio.Future[None]] = None  # a writer waiting for room
+        self.lost: Optional[ConnectionError] = None
+        self.paused = False
+
+    def data_received(self, data: bytes) -> None:
+        self.reader.feed(data)
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def eof_received(self) -> None:
+        return None  # the transport closes itself, and connection_lost says so
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        reason = EOF_TEXT if exc is None else f"redigo: {getattr(exc, 'strerror', None) or exc}"
+        self.lost = ConnectionError(reason)
+        _wake(self.waiter)
+        _wake(self.drain)
+        self.waiter = self.drain = None
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        _wake(self.drain)
+        self.drain = None
+
+
+class NetConn(Exchange):
+    """A connection to one Redis server, for asyncio (the ``aio`` twin of :class:`redigo_py.conn.NetConn`).
+
+    Make one with :func:`dial` or :func:`dial_url`. ``do``, ``send``,
+    ``flush``, ``receive`` (with their ``_with_timeout`` and ``_context``
+    forms) and ``close`` are coroutines; ``err`` is not. An async context
+    manager that closes the connection on exit.
+    """
+
+    __slots__ = ("_transport", "_wire", "_loop", "_thread", "_read_timeout", "_write_timeout",
+                 "_sending", "_receiving", "_turns", "_sender", "__weakref__")
+
+    def __init__(self, transport: asyncio.Transport, wire: _Wire, read_timeout: Optional[float],
+                 write_timeout: Optional[float], *, network: str, host: str, port: int,
+                 database: int = 0, default_attributes: Optional[Dict[str, Any]] = None) -> None:
+        Exchange.__init__(self, network, host, port, database, default_attributes)
+        self._reader = wire.reader
+        self._transport = transport
+        self._wire = wire
+        self._loop = asyncio.get_running_loop()
+        self._thread = _get_ident()  # the event loop's thread
+        self._read_timeout = timeout_value(read_timeout)
+        self._write_timeout = timeout_value(write_timeout)
+        # Which sides are taken (by a task inside send/flush/do, resp.
+        # receive/do), the tasks waiting for a turn, and the task whose sends
+        # are owed replies (see the module docstring).
+        self._sending = False
+        self._receiving = False
+        self._turns: Deque[asyncio.Future[None]] = deque()
+        self._sender: Optional[asyncio.Task[Any]] = None
+        _fork.track(self)
+
+    # -- redigo's Conn, awaited ----------------------------------------------------
+
+    async def do(self, command: Union[str, bytes], *args: Any) -> Any:
+        """Send a command, flush, and return its reply (redigo's ``Do``)."""
+        if (self._sending or self._receiving or self._sent != self._received or not command
+                or self._read_timeout is not None or self._err is not None
+                or _rec.ON or _OC_TRACE in _modules):
+            return await self._do(self._read_timeout, command, args, None)
+        # The usual call, unobserved: its turn taken without waiting, one write, one read.
+        data = encode_command(command, args)
+        self._sending = self._receiving = True
+        try:
+            self._transport.write(data)
+            reply = self._reader.gets()
+            if reply is False:
+                reply = await self._read(None)
+        except BaseException as exc:
+            raise self._failed(exc, None, command, "read") from None
+        finally:
+            self._sending = self._receiving = False
+            if self._turns:
+                self._next_turn()
+        if type(reply) is Error:
+            raise reply
+        return reply
+
+    async def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: Any) -> Any:
+        """``do`` with this read timeout (seconds; 0/None: none) instead of the dial option."""
+        return await self._do(timeout_value(timeout), command, args, None)
+
+    async def send(self, command: Union[str, bytes], *args: Any) -> None:
+        """Buffer a command; its reply comes from ``receive`` (or a later ``do``)."""
+        if self._err is not None:
+            raise again(self._err)
+        data = encode_command(command, args)
+        await self._take_turn(True, False)
+        try:
+            me = _current_task()
+            if self._sender is not me:
+                if self._sent != self._received:
+                    raise _concurrent()
+                self._sender = me
+            span = None
+            if _rec.ON or _OC_TRACE in _modules:
+                span = _rec.method_span(self, "send") if _rec.traced() else None
+                self._note_sent(command, len(data))
+            try:
+                self._wbuf.append(data)
+                self._sent += 1
+                self._wbuf_len += len(data)
+                if self._wbuf_len > _SEND_BUFFER_LIMIT:
+                    await self._flush(span, None)
+            finally:
+                if span is not None:
+                    span.end()
+        finally:
+            self._end_turn(True, False)
+
+    async def flush(self) -> None:
+        """Write every buffered command to the server."""
+        await self._flush_turn(None)
+
+    async def receive(self) -> Any:
+        """Read one reply; raise it if it is an error reply."""
+        return await self._receive(self._read_timeout, None)
+
+    async def receive_with_timeout(self, timeout: Optional[float]) -> Any:
+        """``receive`` with this read timeout (seconds; 0/None: none)."""
+        return await self._receive(timeout_value(timeout), None)
+
+    async def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> Any:
+        """``do`` bounded by ``ctx``: min(deadline, read timeout); cancel closes the connection."""
+        if not ctx.cancellable():
+            return await self._do(self._read_timeout, command, args, None)
+        timeout = self._context_timeout(ctx)
+        unregister = self._watch(ctx)
+        try:
+            return await self._do(timeout, command, args, ctx)
+        finally:
+            unregister()
+
+    async def receive_context(self, ctx: _context.Context) -> Any:
+        """``receive`` bounded by ``ctx`` as ``do_context`` is."""
+        if not ctx.cancellable():
+            return await self._receive(self._read_timeout, None)
+        timeout = self._context_timeout(ctx)
+        unregister = self._watch(ctx)
+        try:
+            return await self._receive(timeout, ctx)
+        finally:
+            unregister()
+
+    async def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> None:
+        """``send``, refused (nothing buffered) if ``ctx`` has already ended."""
+        err = ctx.err()
+        if err is not None:
+            raise again(err)
+        await self.send(command, *args)
+
+    async def flush_context(self, ctx: _context.Context) -> None:
+        """``flush``, refused (nothing written) if ``ctx`` has already ended."""
+        err = ctx.err()
+        if err is not None:
+            raise again(err)
+        await self._flush_turn(ctx)
+
+    async def close(self) -> None:
+        """Close the connection. Closing twice, or after a failure, does nothing."""
+        span = _rec.method_span(self, "close") if _rec.traced() else None
+        self._close(_rec.STATE_COMPLETE)
+        if span is not None:
+            span.end()
+
+    async def close_context(self, ctx: _context.Context) -> None:
+        """``close`` (the context only parents the close span)."""
+        await self.close()
+
+    async def __aenter__(self) -> "NetConn":
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- turns ---------------------------------------------------------------------
+
+    async def _take_turn(self, send: bool, receive: bool) -> None:
+        """Wait until the sides wanted are free, then take them. A cancel here wrote nothing."""
+        while (send and self._sending) or (receive and self._receiving):
+            turn = self._loop.create_future()
+            self._turns.append(turn)
+            try:
+                await turn
+            finally:
+                if not turn.done() or turn.cancelled():
+                    try:
+                        self._turns.remove(turn)
+                    except ValueError:
+                        pass
+            if self._err is not None:
+                raise again(self._err)
+        if send:
+            self._sending = True
+        if receive:
+            self._receiving = True
+
+    def _end_turn(self, send: bool, receive: bool) -> None:
+        if send:
+            self._sending = False
+        if receive:
+            self._receiving = False
+        if self._turns:
+            self._next_turn()
+
+    def _next_turn(self) -> None:
+        """Wake every task waiting for a turn: each checks again, in the order they came."""
+        turns = self._turns
+        while turns:
+            _wake(turns.popleft())
+
+    # -- the exchange --------------------------------------------------------------
+
+    async def _do(self, timeout: Optional[float], command: Union[str, bytes], args: Tuple[Any, ...],
+                  ctx: Optional[_context.Context]) -> Any:
+        """The general ``do``: waits its turn, reads the replies owed first, times, observes."""
+        if self._err is not None:
+            raise again(self._err)
+        data = encode_command(command, args) if command else b""
+        await self._take_turn(True, False)
+        if self._receiving:  # a receiving task would take this call's reply
+            self._end_turn(True, False)
+            raise _concurrent()
+        self._receiving = True
+        try:
+            pending = self._sent - self._received
+            if pending and self._sender is not _current_task():
+                raise _concurrent()
+            self._received = self._sent
+            if not command and pending == 0:
+                return None
+            span = series = None
+            observed = _rec.ON or _OC_TRACE in _modules
+            if observed:
+                if _rec.traced():
+                    span = _rec.command_span(self, command, args)
+                if _rec.ENABLED and command:
+                    series = self._series_of(command)
+                    self._last_series = series
+            if self._batch:  # the buffered commands go with this do, inside its span
+                self._batch.clear()
+            start = _perf_ns() if series is not None else 0
+            phase = "write"
+            replies: List[Any] = []
+            try:
+                await self._write(data, self._write_timeout if ctx is None else within(self._write_timeout, ctx))
+                phase = "read"
+                deadline = None if timeout is None else self._loop.time() + timeout
+                reader = self._reader
+                if series is not None:
+                    series.written.append(len(data))
+                for i in range(pending + 1 if command else pending):
+                    before = reader.consumed
+                    reply = reader.gets()
+                    if reply is False:
+                        reply = await self._read(deadline)
+                    if observed:
+                        self._count_reply(reply, reader.consumed - before, series if i == pending else None)
+                    replies.append(reply)
+            except BaseException as exc:
+                err = self._failed(exc, ctx, command, phase)
+                if observed:
+                    self._observed_failure(span, series, start, err)
+                raise err from None
+            if observed:
+                if pending:
+                    self._end_batch(None)
+                self._observed_end(span, series, start, first_error(replies, command))
+        finally:
+            self._end_turn(True, True)
+        return settle(replies, command)
+
+    async def _receive(self, timeout: Optional[float], ctx: Optional[_context.Context]) -> Any:
+        if self._err is not None:
+            raise again(self._err)
+        await self._take_turn(False, True)
+        observed = _rec.ON or _OC_TRACE in _modules
+        span = _rec.method_span(self, "receive") if observed and _rec.traced() else None
+        try:
+            try:
+                reader = self._reader
+                before = reader.consumed
+                reply = reader.gets()
+                if reply is False:
+                    reply = await self._read(None if timeout is None else self._loop.time() + timeout)
+                if observed:
+                    self._count_reply(reply, reader.consumed - before, None)
+            except BaseException as exc:
+                err = self._failed(exc, ctx, "", "read")
+                if observed:
+                    self._observed_failure(span, None, 0, err)
+                    span = None
+                raise err from None
+            # Pub/sub receives more replies than it sends; never go negative.
+            if self._sent > self._received:
+                self._received += 1
+                if self._sent == self._received and self._batch_span is not None:
+                    self._end_batch(None)
+            if type(reply) is Error:
+                if span is not None:
+                    _rec.fail(span, reply)
+                raise reply
+            return reply
+        finally:
+            self._end_turn(False, True)
+            if span is not None:
+                span.end()
+
+    async def _flush_turn(self, ctx: Optional[_context.Context]) -> None:
+        if self._err is not None:
+            raise again(self._err)
+        if not self._wbuf:
+            return
+        await self._take_turn(True, False)
+        span = _rec.method_span(self, "flush") if ctx is None and _rec.traced() else None
+        try:
+            await self._flush(span, ctx)
+        finally:
+            self._end_turn(True, False)
+            if span is not None:
+                span.end()
+
+    async def _flush(self, span: Optional[_rec.SpanLike], ctx: Optional[_context.Context]) -> None:
+        """Write the buffered commands (send side held); their pipeline span starts here."""
+        try:
+            await self._write(b"", self._write_timeout if ctx is None else within(self._write_timeout, ctx))
+        except BaseException as exc:
+            err = self._failed(exc, ctx, "", "write")
+            if span is not None:
+                _rec.fail(span, err)
+            self._end_batch(err)
+            raise err from None
+        if self._batch:
+            self._start_batch()
+
+    async def _write(self, data: bytes, timeout: Optional[float]) -> None:
+        """Hand the buffered sends and ``data`` to the transport; wait for room within
+        ``timeout`` only when its buffer is over the high-water mark."""
+        if self._wbuf:
+            data = self._take_buffered(data)
+        wire = self._wire
+        if wire.lost is not None:
+            raise wire.lost
+        if data:
+            self._transport.write(data)
+        while wire.paused and wire.lost is None:
+            drain = wire.drain = self._loop.create_future()
+            await self._wait(drain, None if timeout is None else self._loop.time() + timeout)
+        if wire.lost is not None:
+            raise wire.lost
+
+    async def _read(self, deadline: Optional[float]) -> Any:
+        """One complete reply; ``deadline`` (the loop's clock) bounds the whole reply."""
+        reader = self._reader
+        wire = self._wire
+        loop = self._loop
+        while True:
+            if wire.lost is not None:
+                raise wire.lost
+            waiter = wire.waiter = loop.create_future()
+            if deadline is None:
+                await waiter
+            else:
+                await self._wait(waiter, deadline)
+            reply = reader.gets()
+            if reply is not False:
+                return reply
+
+    async def _wait(self, waiter: "asyncio.Future[None]", deadline: Optional[float]) -> None:
+        if deadline is None:
+            await waiter
+            return
+        handle = self._loop.call_at(deadline, _expire, waiter)
+        try:
+            await waiter
+        finally:
+            handle.cancel()
+
+    def _context_timeout(self, ctx: _context.Context) -> Optional[float]:
+        err = ctx.err()
+        if err is not None:
+            raise self._fatal(err)
+        return within(self._read_timeout, ctx)
+
+    def _close_transport(self) -> None:
+        """Abort the transport (unsent bytes dropped: nothing more may reach the server),
+        from the loop's thread; a context's cancel callback may run in another."""
+        try:
+            if _get_ident() == self._thread:
+                self._transport.abort()
+            else:
+                self._loop.call_soon_threadsafe(self._transport.abort)
+        except RuntimeError:
+            pass  # the loop is closed: so is the transport
+
+    def _forked(self) -> None:
+        """In a forked child: unusable for good; the inherited descriptor is closed without a
+        byte written (the parent's connection is untouched), the parent's loop left alone."""
+        if self._err is None:
+            self._err = ConnectionError(
+                "redigo: connection inherited across fork: it is the parent process's; "
+                "dial a new one in this process (a Pool does so by itself)")
+            sock = self._transport.get_extra_info("socket")
+            if sock is not None:
+                try:
+                    os.close(sock.fileno())
+                except OSError:
+                    pass
+
+
+# Buffered sends are handed to the transport once they pass this size, as the
+# blocking conn writes them (Go's bufio.Writer), so a long pipeline does not
+# grow without bound.
+_SEND_BUFFER_LIMIT = 64 * 1024
+
+
+def _concurrent() -> RedigoError:
+    """The refusal of a call that would share the connection beyond redigo's rule."""
+    return RedigoError("redigo: concurrent use of one Conn by two tasks: another task's replies are "
+                       "still owed, or it is receiving; give each task its own conn, from an aio.Pool")
+
+
+# -- dialing ---------------------------------------------------------------------------
+
+async def _connect(loop: asyncio.AbstractEventLoop, network: str, address: str,
+                   timeout: Optional[float], ctx: _context.Context) -> socket.socket:
+    """A connected non-blocking socket, or the library's error, as the blocking dial words it."""
+    if network == "unix":
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            await asyncio.wait_for(loop.sock_connect(sock, address), timeout)
+        except OSError as exc:
+            sock.close()
+            raise _dial_error(network, address, exc, ctx) from exc
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    host, port = split_host_port(address)
+    try:
+        infos = await loop.getaddrinfo(host or None, port, family=_FAMILIES[network], type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise lookup_error(network, host, exc) from exc
+    failure: Optional[BaseException] = None
+    for af, kind, proto, _, sockaddr in infos:
+        sock = socket.socket(af, kind, proto)
+        sock.setblocking(False)
+        try:
+            await asyncio.wait_for(loop.sock_connect(sock, sockaddr), timeout)
+            return sock
+        except OSError as exc:
+            sock.close()
+            if failure is None:  # Go reports the first address's failure
+                failure = address_error(network, host, port, sockaddr, exc, ctx)
+        except BaseException:
+            sock.close()
+            raise
+    raise failure or ConnectionError(f"dial {network}: lookup {host}: no such host")
+
+
+async def dial(network: str, address: str, **options: Any) -> NetConn:
+    """Connect to the server at ``address`` ("host:port" or a unix path); the keywords are
+    :func:`redigo_py.dial`'s (see :class:`redigo_py.conn.DialOptions`)."""
+    return await dial_context(_context.background(), network, address, **options)
+
+
+async def dial_context(ctx: _context.Context, network: str, address: str, **options: Any) -> NetConn:
+    """``dial`` bounded by ``ctx``. ``net_dial``/``dial_context_func``, if given, are called
+    as they are by the blocking dial (they return a connected socket)."""
+    opts = DialOptions(**options)
+    host, port, timeout, attrs = dial_target(ctx, network, address, opts)
+    span = _rec.start_span("redis.dial", attrs) if _rec.ON or _OC_TRACE in _modules else None
+    loop = asyncio.get_running_loop()
+    try:
+        try:
+            if opts.dial_context_func is not None:
+                sock = opts.dial_context_func(ctx, network, address)
+            elif opts.net_dial is not None:
+                sock = opts.net_dial(network, address)
+            else:
+                sock = await _connect(loop, network, address, timeout, ctx)
+            if sock.family != socket.AF_UNIX:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                _set_keep_alive(sock, opts.keep_alive)
+        except OSError as exc:
+            if isinstance(exc, RedigoError):  # _connect's error, already in Go's words
+                raise
+            raise _dial_error(network, address, exc, ctx) from exc
+        wire = _Wire()
+        try:
+            tls = tls_context(opts.tls_config, opts.tls_skip_verify) if opts.use_tls else None
+            handshake = timeout_value(opts.tls_handshake_timeout)
+            try:
+                transport, _ = await loop.create_connection(
+                    lambda: wire, sock=sock, ssl=tls, server_hostname=(host or None) if tls else None,
+                    ssl_handshake_timeout=(handshake or None) if tls else None)
+            except OSError as exc:
+                raise (tls_error(exc) if tls else _dial_error(network, address, exc, ctx)) from None
+        except BaseException:
+            sock.close()
+            raise
+    except BaseException as exc:
+        dial_failed(span, exc)
+        raise
+    conn = NetConn(transport, wire, opts.read_timeout, opts.write_timeout,
+                   network="unix" if network == "unix" else "tcp", host=host, port=port,
+                   database=opts.database, default_attributes=opts.default_attributes)
+    _rec.record_open(_rec.STATE_NEW)
+    try:
+        for command in opts.handshake():
+            await conn.do_context(ctx, *command)
+    except BaseException as exc:
+        conn._close(_rec.STATE_ERROR)
+        if span is not None:
+            _rec.fail(span, exc)
+        raise
+    finally:
+        if span is not None:
+            span.end()
+    return conn
+
+
+async def dial_url(url: str, **options: Any) -> NetConn:
+    """Connect using a Redis URL (the rules of :func:`redigo_py.dial_url`)."""
+    return await dial_url_context(_context.background(), url, **options)
+
+
+async def dial_url_context(ctx: _context.Context, url: str, **options: Any) -> NetConn:
+    """``dial_url`` bounded by ``ctx``."""
+    network, address, url_options = parse_url(url)
+    options.update(url_options)
+    return await dial_context(ctx, network, address, **options)
