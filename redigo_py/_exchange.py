@@ -108,6 +108,39 @@ class Exchange:
         self._wbuf_len = 0
         return data
 
+    def _taken(self, reply: Any, span: Optional[_rec.SpanLike]) -> Any:
+        """A reply that ``receive`` read: counted as received, raised if it is an error reply.
+
+        Pub/sub receives more replies than it sends; the count never goes
+        negative, so the connection works normally again after unsubscribing.
+        """
+        if self._sent > self._received:
+            self._received += 1
+            if self._sent == self._received and self._batch_span is not None:
+                self._end_batch(None)
+        if type(reply) is Error:
+            if span is not None:
+                _rec.fail(span, reply)
+            raise reply
+        return reply
+
+    def _receive_failed(self, exc: BaseException, ctx: Optional[_context.Context],
+                        span: Optional[_rec.SpanLike], observed: bool) -> BaseException:
+        """What a ``receive`` interrupted mid-read raises; its span (ended here) failed."""
+        err = self._failed(exc, ctx, "", "read")
+        if observed:
+            self._observed_failure(span, None, 0, err)
+        return err
+
+    def _flush_failed(self, exc: BaseException, ctx: Optional[_context.Context],
+                      span: Optional[_rec.SpanLike]) -> BaseException:
+        """What a flush interrupted mid-write raises; its span and its pipeline's failed."""
+        err = self._failed(exc, ctx, "", "write")
+        if span is not None:
+            _rec.fail(span, err)
+        self._end_batch(err)
+        return err
+
     # -- the recorder's side -----------------------------------------------------
 
     def _series_of(self, command: Union[str, bytes]) -> _rec.CommandSamples:

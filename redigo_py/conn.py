@@ -37,7 +37,7 @@ import ssl
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -370,22 +370,10 @@ class NetConn(Exchange):
                 deadline = None if timeout is None else _monotonic() + timeout
                 reply = self._read_observed(deadline, None) if observed else self._read(deadline)
             except BaseException as exc:
-                err = self._failed(exc, ctx, "", "read")
-                if observed:
-                    self._observed_failure(span, None, 0, err)
-                    span = None
+                err = self._receive_failed(exc, ctx, span, observed)
+                span = None
                 raise err from None
-            # Pub/sub receives more replies than it sends; never go negative, so
-            # the connection works normally again after unsubscribing.
-            if self._sent > self._received:
-                self._received += 1
-                if self._sent == self._received and self._batch_span is not None:
-                    self._end_batch(None)
-            if type(reply) is Error:
-                if span is not None:
-                    _rec.fail(span, reply)
-                raise reply
-            return reply
+            return self._taken(reply, span)
         finally:
             lock.release()
             if span is not None:
@@ -397,11 +385,7 @@ class NetConn(Exchange):
         try:
             self._write_buffered(b"", self._write_timeout if ctx is None else self._context_write_timeout(ctx))
         except BaseException as exc:
-            err = self._failed(exc, ctx, "", "write")
-            if span is not None:
-                _rec.fail(span, err)
-            self._end_batch(err)
-            raise err from None
+            raise self._flush_failed(exc, ctx, span) from None
         if self._batch:
             self._start_batch()
 
@@ -575,7 +559,8 @@ def join_host_port(host: str, port: Union[int, str]) -> str:
 
 def _go_strerror(exc: OSError) -> str:
     """An OSError's text as Go's syscall.Errno prints it: "connection refused"."""
-    text = exc.strerror or str(exc)
+    # The errno's own text: asyncio's connect puts its own words in strerror.
+    text = os.strerror(exc.errno) if exc.errno and not isinstance(exc, socket.gaierror) else exc.strerror or str(exc)
     return text[:1].lower() + text[1:]
 
 
@@ -696,6 +681,18 @@ class DialOptions:
         return commands
 
 
+_DIAL_OPTION_NAMES = frozenset(f.name for f in fields(DialOptions))
+
+
+def dial_options(options: Dict[str, Any]) -> DialOptions:
+    """The keywords of a dial call as :class:`DialOptions`; an unknown one is a ``TypeError``
+    naming it, as Python words it for a function's own keywords."""
+    for name in options:
+        if name not in _DIAL_OPTION_NAMES:
+            raise TypeError(f"dial_context() got an unexpected keyword argument {name!r}")
+    return DialOptions(**options)
+
+
 def dial_target(ctx: _context.Context, network: str, address: str,
                 options: DialOptions) -> Tuple[str, int, Optional[float], Dict[str, Any]]:
     """Check a dial's arguments before anything is dialled: (host, port, connect timeout
@@ -729,7 +726,7 @@ def dial_failed(span: Optional[_rec.SpanLike], exc: BaseException) -> None:
 
 def dial_context(ctx: _context.Context, network: str, address: str, **options: Any) -> NetConn:
     """``dial`` bounded by ``ctx``; each keyword is one of redigo's DialOptions (see :class:`DialOptions`)."""
-    opts = DialOptions(**options)
+    opts = dial_options(options)
     host, port, timeout, attrs = dial_target(ctx, network, address, opts)
     span = _rec.start_span("redis.dial", attrs) if _rec.ON or _OC_TRACE in _modules else None
     try:
@@ -936,7 +933,7 @@ def parse_url(url: str) -> Tuple[str, str, Dict[str, Any]]:
 
 # -- redigo's package-level helpers ------------------------------------------
 
-def optional_method(conn: Conn, name: str, interface: str) -> Callable[..., Any]:
+def optional_method(conn: object, name: str, interface: str) -> Callable[..., Any]:
     """``conn``'s method ``name`` of an optional interface, as redigo's type assertion finds it;
     a connection without it raises redigo's "does not support" error."""
     method = getattr(conn, name, None)

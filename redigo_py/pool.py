@@ -66,7 +66,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, List, Optional, Protocol, Tuple, Union
+from typing import Any, Callable, Deque, Generic, List, Optional, Protocol, Tuple, TypeVar, Union
 
 from . import _fork
 from . import context as _context
@@ -88,7 +88,7 @@ from .conn import (
     receive_context,
     receive_with_timeout,
 )
-from .protocols import Conn
+from .protocols import AsyncConn, Conn
 from ._exchange import Exchange
 from .errors import ConnectionError, ErrPoolExhausted, PoolClosedError, RedigoError
 
@@ -107,6 +107,8 @@ _GET_ON_CLOSED_POOL = "redigo: get on closed pool"  # redigo's text
 # ECHOed after UNSUBSCRIBE/PUNSUBSCRIBE: the reply that marks the end of a
 # subscriber's message stream. Random, so no published message can fake it.
 SENTINEL = os.urandom(64)
+
+C = TypeVar("C", Conn, AsyncConn)  # the pool's kind of connection: blocking, or asyncio's
 
 DialFunc = Callable[[], Conn]
 DialContextFunc = Callable[[_context.Context], Conn]
@@ -132,13 +134,13 @@ class PoolStats:
     lifetime_closed_count: int
 
 
-class _PoolConn:
+class _PoolConn(Generic[C]):
     """A connection the pool owns, with the times its bookkeeping needs."""
 
     __slots__ = ("c", "t", "created", "generation", "lent_ns")
 
-    def __init__(self, c: Conn, created: float, generation: object) -> None:
-        self.c = c
+    def __init__(self, c: C, created: float, generation: object) -> None:
+        self.c: C = c
         self.t = created  # when it last went back to the pool (_now() seconds)
         self.created = created
         self.generation = generation  # the pool's generation: a new one in each forked child
@@ -179,7 +181,7 @@ class _Waiting(Protocol):
     def wake(self, _err: Optional[BaseException] = None) -> None: ...
 
 
-class PoolBase:
+class PoolBase(Generic[C]):
     """What the blocking :class:`Pool` and :class:`redigo_py.aio.Pool` share: the
     configuration, the state under one lock, the slot queue's bookkeeping and the
     counters. Nothing here waits or does I/O."""
@@ -201,7 +203,7 @@ class PoolBase:
     def _start(self) -> None:
         """The pool's state, empty: at construction and in a forked child."""
         self._lock = threading.Lock()
-        self._idle: Deque[_PoolConn] = deque()
+        self._idle: Deque[_PoolConn[C]] = deque()
         self._waiters: Deque[_Waiting] = deque()
         self._active = 0  # open connections: lent out, idle, or being dialed
         self._in_use = 0  # borrows in progress; with wait, at most max_active
@@ -224,7 +226,7 @@ class PoolBase:
         if not self._dialled_name and isinstance(c, Exchange):
             self._dialled_name = f"{join_host_port(c.host, c.port)}/{c.database}"
 
-    def _lent(self, pc: _PoolConn) -> _PoolConn:
+    def _lent(self, pc: _PoolConn[C]) -> _PoolConn[C]:
         """``pc`` going out: when it went, for the use time the recorder reports at its return."""
         pc.lent_ns = _perf_ns() if _rec.ENABLED else 0
         return pc
@@ -243,7 +245,7 @@ class PoolBase:
         else:
             self._in_use -= 1
 
-    def _pop_expired(self) -> List[_PoolConn]:
+    def _pop_expired(self) -> List[_PoolConn[C]]:
         """Take the connections idle longer than ``idle_timeout`` (lock held); the oldest are on the left."""
         idle = self._idle
         oldest_kept = _now() - self.idle_timeout
@@ -252,7 +254,7 @@ class PoolBase:
             expired.append(idle.popleft())
         return expired
 
-    def _too_old(self, pc: _PoolConn) -> bool:
+    def _too_old(self, pc: _PoolConn[C]) -> bool:
         return self.max_conn_lifetime > 0 and _now() - pc.created >= self.max_conn_lifetime
 
     def _waited(self, start: float, started_ns: int) -> None:
@@ -261,7 +263,7 @@ class PoolBase:
         self._wait_duration += time.monotonic() - start
         _rec.record_pool_time(self._pool_name(), _rec.POOL_WAIT, _perf_ns() - started_ns)
 
-    def _keep(self, pc: _PoolConn, broken: bool) -> Optional[_PoolConn]:
+    def _keep(self, pc: _PoolConn[C], broken: bool) -> Optional[_PoolConn[C]]:
         """A borrowed connection came back, cleaned up: kept idle (its slot released), or
         returned for the caller to discard (and then release the slot)."""
         if pc.lent_ns:
@@ -286,7 +288,7 @@ class PoolBase:
             elif reason is _rec.STATE_LIFETIME:
                 self._lifetime_closed += 1
 
-    def _closing(self) -> List[_PoolConn]:
+    def _closing(self) -> List[_PoolConn[C]]:
         """Mark the pool closed and wake its waiters; the idle connections, to close (or none,
         if it was closed already)."""
         with self._lock:
@@ -332,7 +334,7 @@ class PoolBase:
         return f"<redigo_py.{type(self).__qualname__} {state} active={s.active_count} idle={s.idle_count}>"
 
 
-class Pool(PoolBase):
+class Pool(PoolBase[Conn]):
     """A thread-safe pool of connections (redigo's ``Pool``).
 
     ``dial()`` or ``dial_context(ctx)`` makes a connection (``dial_context``
@@ -523,7 +525,7 @@ class Pool(PoolBase):
             if unregister is not None:
                 unregister()
 
-    def _unfit(self, ctx: _context.Context, pc: _PoolConn) -> Optional[str]:
+    def _unfit(self, ctx: _context.Context, pc: _PoolConn[Conn]) -> Optional[str]:
         """Why an idle connection must not be lent out, or None if it may."""
         if self._too_old(pc):
             return _rec.STATE_LIFETIME  # checked first: no point testing a connection that is too old anyway
@@ -545,7 +547,7 @@ class Pool(PoolBase):
 
     # -- returning --------------------------------------------------------------
 
-    def _put(self, pc: _PoolConn, broken: bool) -> None:
+    def _put(self, pc: _PoolConn[Conn], broken: bool) -> None:
         """A borrowed connection came back, cleaned up; keep it idle or close it."""
         if pc.generation is not self._generation:
             return  # lent out before a fork, in the parent: nothing of this process's to give back
@@ -558,7 +560,7 @@ class Pool(PoolBase):
             with self._lock:
                 self._release_slot()
 
-    def _discard(self, pc: _PoolConn, reason: str) -> None:
+    def _discard(self, pc: _PoolConn[Conn], reason: str) -> None:
         """Close a connection the pool owns (called without the lock): the one place that does."""
         try:
             if isinstance(pc.c, NetConn):
@@ -596,20 +598,15 @@ def _conn_closed() -> ConnectionError:
     return ConnectionError("redigo: connection closed")
 
 
-class PooledConn:
-    """A borrowed connection (redigo's ``activeConn``): ``Conn``'s methods, plus the return trip.
-
-    Tracks the state that commands leave on the connection so that
-    ``close()`` can undo it before the pool lends the connection again.
-    After ``close()`` every method raises ``ConnectionError("redigo:
-    connection closed")``.
-    """
+class PooledConnBase(Generic[C]):
+    """What a borrowed connection is without its I/O (shared with ``aio.PooledConn``):
+    the connection it wraps, the state its commands leave on it, and where it goes."""
 
     __slots__ = ("_pool", "_pc", "_state")
 
-    def __init__(self, pool: Pool, pc: _PoolConn) -> None:
-        self._pool = pool
-        self._pc: Optional[_PoolConn] = pc
+    def __init__(self, pool: Any, pc: _PoolConn[C]) -> None:
+        self._pool = pool  # its Pool: the blocking one, or aio's
+        self._pc: Optional[_PoolConn[C]] = pc
         self._state = 0
 
     # Where the connection goes, as Conn says it (so a borrower can tell, say,
@@ -631,7 +628,7 @@ class PooledConn:
     def database(self) -> int:
         return int(getattr(self._live(), "database", 0))
 
-    def _tracked(self, command: Any) -> Conn:
+    def _tracked(self, command: Any) -> C:
         """The connection, after noting the state that ``command`` leaves on it."""
         pc = self._pc
         if pc is None:
@@ -641,12 +638,40 @@ class PooledConn:
             self._state = (self._state | info.set) & ~info.clear
         return pc.c
 
-    def _live(self) -> Conn:
+    def _live(self) -> C:
         """The connection, for calls that send no command."""
         pc = self._pc
         if pc is None:
             raise _conn_closed()
         return pc.c
+
+    def _returning(self) -> Optional[_PoolConn[C]]:
+        """The connection on its way back to the pool (None if it already went): from now on
+        every method raises "connection closed"."""
+        pc, self._pc = self._pc, None
+        return pc
+
+    def err(self) -> Optional[BaseException]:
+        """The connection's fatal error, or the "connection closed" error after ``close()``."""
+        pc = self._pc
+        if pc is None:
+            return _conn_closed()
+        return pc.c.err()
+
+    def __repr__(self) -> str:
+        return f"<redigo_py pooled {self._pc.c if self._pc is not None else 'closed'}>"
+
+
+class PooledConn(PooledConnBase[Conn]):
+    """A borrowed connection (redigo's ``activeConn``): ``Conn``'s methods, plus the return trip.
+
+    Tracks the state that commands leave on the connection so that
+    ``close()`` can undo it before the pool lends the connection again.
+    After ``close()`` every method raises ``ConnectionError("redigo:
+    connection closed")``.
+    """
+
+    __slots__ = ()
 
     def do(self, command: Union[str, bytes], *args: Any) -> Any:
         return self._tracked(command).do(command, *args)
@@ -680,13 +705,6 @@ class PooledConn:
     def receive_context(self, ctx: _context.Context) -> Any:
         return receive_context(self._live(), ctx)
 
-    def err(self) -> Optional[BaseException]:
-        """The connection's fatal error, or the "connection closed" error after ``close()``."""
-        pc = self._pc
-        if pc is None:
-            return _conn_closed()
-        return pc.c.err()
-
     def close(self) -> None:
         """Undo the connection's state and give it back to the pool; a second call does nothing.
 
@@ -697,10 +715,9 @@ class PooledConn:
         replace the exception that the block is propagating, which is
         usually the one that broke the connection.
         """
-        pc = self._pc
+        pc = self._returning()
         if pc is None:
             return
-        self._pc = None
         c = pc.c
         # The span of the borrower's close: the clean-up and the return trip.
         span = _rec.method_span(c, "close") if isinstance(c, NetConn) and _rec.traced() else None
@@ -728,10 +745,6 @@ class PooledConn:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        return f"<redigo_py pooled {self._pc.c if self._pc is not None else 'closed'}>"
-
 
 def reset_commands(state: int) -> List[Tuple[Any, ...]]:
     """redigo's clean-up of what a borrower left on a connection (any state but MONITOR),

@@ -13,7 +13,8 @@ import hashlib
 from typing import Any, List, Tuple
 
 from . import context as _context
-from .errors import Error, RedigoError
+from .conn import optional_method
+from .errors import Error
 from .protocols import Conn
 
 __all__ = ["Script", "new_script"]
@@ -23,8 +24,9 @@ def _is_noscript(exc: Error) -> bool:
     return str(exc).startswith("NOSCRIPT ")
 
 
-class Script:
-    """A Lua script: its source, its SHA1 and its key count.
+class ScriptBase:
+    """A Lua script: its source, its SHA1 and its key count, and the arguments of its
+    EVAL/EVALSHA (what the blocking :class:`Script` and ``aio.Script`` share).
 
     With ``key_count >= 0`` the count is inserted into the EVAL/EVALSHA
     arguments for you, so ``do(conn, *keys, *args)`` takes exactly
@@ -49,6 +51,15 @@ class Script:
             return [spec, *keys_and_args]
         return [spec, self._key_count, *keys_and_args]
 
+    def __repr__(self) -> str:
+        return f"<redigo_py.{type(self).__qualname__} {self._hash} key_count={self._key_count}>"
+
+
+class Script(ScriptBase):
+    """A Lua script run over a blocking connection (see :class:`ScriptBase`)."""
+
+    __slots__ = ()
+
     def do(self, conn: Conn, *keys_and_args: Any) -> Any:
         """Evaluate the script with EVALSHA, falling back to EVAL on NOSCRIPT."""
         try:
@@ -60,9 +71,7 @@ class Script:
 
     def do_context(self, ctx: _context.Context, conn: Conn, *keys_and_args: Any) -> Any:
         """``do`` bounded by ``ctx`` (the connection must have ``do_context``)."""
-        do_context = getattr(conn, "do_context", None)
-        if do_context is None:
-            raise RedigoError("redis: connection does not support ConnWithContext")
+        do_context = optional_method(conn, "do_context", "ConnWithContext")
         try:
             return do_context(ctx, "EVALSHA", *self._args(self._hash, keys_and_args))
         except Error as exc:
@@ -85,9 +94,6 @@ class Script:
     def load(self, conn: Conn) -> None:
         """Load the script into the server's cache without running it (SCRIPT LOAD)."""
         conn.do("SCRIPT", "LOAD", self._src)
-
-    def __repr__(self) -> str:
-        return f"<redigo_py.Script {self._hash} key_count={self._key_count}>"
 
 
 def new_script(key_count: int, src: str) -> Script:

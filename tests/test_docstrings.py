@@ -18,14 +18,15 @@ import redigo_py
 
 
 def docstring_blocks() -> Iterator[Tuple[str, str]]:
-    for info in pkgutil.iter_modules(redigo_py.__path__):
-        module = importlib.import_module(f"redigo_py.{info.name}")
+    for info in pkgutil.walk_packages(redigo_py.__path__, "redigo_py."):
+        module = importlib.import_module(info.name)
         tree = ast.parse(open(module.__file__, encoding="utf-8").read())  # type: ignore[arg-type]
         for node in ast.walk(tree):
             if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)):
                 doc = ast.get_docstring(node) or ""
                 for match in re.finditer(r"::\n\n((?:[ \t]+.*\n?|\n)+)", doc):
-                    yield f"{info.name}:{getattr(node, 'name', 'module')}", textwrap.dedent(match.group(1))
+                    where = info.name[len("redigo_py."):]
+                    yield f"{where}:{getattr(node, 'name', 'module')}", textwrap.dedent(match.group(1))
 
 
 BLOCKS = list(docstring_blocks())
@@ -39,4 +40,4 @@ def test_there_are_docstring_blocks() -> None:
 def test_docstring_block_compiles(where: str, code: str) -> None:
     if "match " in code and sys.version_info < (3, 10):
         pytest.skip("match statements need Python 3.10")
-    compile(code, where, "exec")
+    compile(code, where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)  # aio's blocks await

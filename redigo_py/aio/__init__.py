@@ -23,13 +23,25 @@ connection so broken is discarded.
 from ..protocols import AsyncConn as Conn
 from ..protocols import AsyncConnWithContext as ConnWithContext
 from ..protocols import AsyncConnWithTimeout as ConnWithTimeout
+from ..pubsub import Message, Pong, Subscription
 from ._conn import NetConn, dial, dial_context, dial_url, dial_url_context
+from ._pool import ErrorConn, Pool, PooledConn
+from ._pubsub import PubSubConn
+from ._script import Script
 
 __all__ = [
     "Conn",
     "ConnWithContext",
     "ConnWithTimeout",
+    "ErrorConn",
+    "Message",
     "NetConn",
+    "Pong",
+    "Pool",
+    "PooledConn",
+    "PubSubConn",
+    "Script",
+    "Subscription",
     "dial",
     "dial_context",
     "dial_url",

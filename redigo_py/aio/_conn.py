@@ -39,11 +39,11 @@ from .. import context as _context
 from .._exchange import EOF_TEXT, Exchange, again, first_error, settle, timeout_value, within
 from ..conn import (
     _FAMILIES,
-    DialOptions,
     _dial_error,
     _set_keep_alive,
     address_error,
     dial_failed,
+    dial_options,
     dial_target,
     lookup_error,
     parse_url,
@@ -380,21 +380,10 @@ class NetConn(Exchange):
                 if observed:
                     self._count_reply(reply, reader.consumed - before, None)
             except BaseException as exc:
-                err = self._failed(exc, ctx, "", "read")
-                if observed:
-                    self._observed_failure(span, None, 0, err)
-                    span = None
+                err = self._receive_failed(exc, ctx, span, observed)
+                span = None
                 raise err from None
-            # Pub/sub receives more replies than it sends; never go negative.
-            if self._sent > self._received:
-                self._received += 1
-                if self._sent == self._received and self._batch_span is not None:
-                    self._end_batch(None)
-            if type(reply) is Error:
-                if span is not None:
-                    _rec.fail(span, reply)
-                raise reply
-            return reply
+            return self._taken(reply, span)
         finally:
             self._end_turn(False, True)
             if span is not None:
@@ -419,11 +408,7 @@ class NetConn(Exchange):
         try:
             await self._write(b"", self._write_timeout if ctx is None else within(self._write_timeout, ctx))
         except BaseException as exc:
-            err = self._failed(exc, ctx, "", "write")
-            if span is not None:
-                _rec.fail(span, err)
-            self._end_batch(err)
-            raise err from None
+            raise self._flush_failed(exc, ctx, span) from None
         if self._batch:
             self._start_batch()
 
@@ -562,7 +547,7 @@ async def dial(network: str, address: str, **options: Any) -> NetConn:
 async def dial_context(ctx: _context.Context, network: str, address: str, **options: Any) -> NetConn:
     """``dial`` bounded by ``ctx``. ``net_dial``/``dial_context_func``, if given, are called
     as they are by the blocking dial (they return a connected socket)."""
-    opts = DialOptions(**options)
+    opts = dial_options(options)
     host, port, timeout, attrs = dial_target(ctx, network, address, opts)
     span = _rec.start_span("redis.dial", attrs) if _rec.ON or _OC_TRACE in _modules else None
     loop = asyncio.get_running_loop()
