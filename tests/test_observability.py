@@ -419,3 +419,32 @@ def test_a_broken_trace_exporter_does_not_fail_the_command(conn: redis.Conn,
     finally:
         execution_context.clean()
     assert "a trace exporter failed" in caplog.text
+
+
+def test_aio_spans_and_views(tracing: CaptureExporter, views: Dict[str, Any], server: Any) -> None:
+    """redigo_py.aio records through the same seam: OpenCensus spans under the task's
+    current span, and the views' counts."""
+    import asyncio
+
+    from redigo_py import aio
+
+    tracer = execution_context.get_opencensus_tracer()
+
+    async def main() -> None:
+        with tracer.span("aio-work") as parent:
+            c = await aio.dial("tcp", server.address, database=6)
+            await c.do("SET", "k", "v")
+            await asyncio.sleep(0)
+            with pytest.raises(redis.Error):
+                await c.do("INCR", "k")
+            await c.close()
+        return parent
+
+    parent = asyncio.run(main())
+    spans = {s.name: s for s in tracing.spans}
+    assert spans["redis.Conn.SET"].parent_span_id == parent.span_id
+    assert spans["redis.Conn.INCR"].status.code != 0
+    assert "redis.dial" in spans and "redis.Conn.SELECT" in spans
+    assert counts(views, "redis/client/writes")[("SET",)] == 1
+    assert counts(views, "redis/client/roundtrip_latency")[("SET",)] == 1
+    assert counts(views, "redis/client/connections_open") == {("new",): 1}

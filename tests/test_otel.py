@@ -15,6 +15,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections import Counter
 from importlib.metadata import entry_points
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
@@ -459,3 +460,45 @@ def test_a_close_ends_an_open_pipeline_span(world: World, server: RedisServer) -
         c.close()  # its reply never read
     pipeline = [s for s in world.spans.get_finished_spans() if s.name == "PIPELINE GET"]
     assert len(pipeline) == 1 and pipeline[0].status.status_code == StatusCode.ERROR
+
+
+def test_aio_spans_follow_the_task_across_awaits_and_metrics_count(world: World, server: RedisServer) -> None:
+    """Each task's command spans are children of that task's own span, however the
+    tasks interleave; the same metrics as the blocking client's."""
+    import asyncio
+
+    from redigo_py import aio
+
+    async def task(name: str, pool: aio.Pool) -> None:
+        with world.tracer.start_as_current_span(name):
+            for i in range(3):
+                async with pool.get() as c:
+                    await c.do("SET", f"{name}:{i}", i)
+                    await asyncio.sleep(0)  # let the other task run in between
+                    await c.send("GET", f"{name}:{i}")
+                    await c.send("GET", f"{name}:{i}")
+                    await c.flush()
+                    assert [await c.receive(), await c.receive()] == [str(i).encode()] * 2
+
+    async def main() -> None:
+        pool = aio.Pool(dial=lambda: aio.dial("tcp", server.address, database=5), max_idle=2, name="aio")
+        await asyncio.gather(task("a", pool), task("b", pool))
+        used = {a["db.client.connection.state"]: p.value for a, p in world.points("db.client.connection.count")
+                if a["db.client.connection.pool.name"] == "aio"}
+        assert used == {"idle": 2, "used": 0}  # the gauges read the aio pool too
+        await pool.close()
+
+    asyncio.run(main())
+    spans = world.spans.get_finished_spans()
+    parents = {s.name: s.context.span_id for s in spans if s.name in ("a", "b")}
+    sets = [s for s in spans if s.name == "SET"]
+    assert Counter(s.parent.span_id for s in sets if s.parent) == {parents["a"]: 3, parents["b"]: 3}
+    pipelines = [s for s in spans if s.name == "PIPELINE GET"]
+    assert len(pipelines) == 6 and {s.parent.span_id for s in pipelines} == set(parents.values())
+    assert all(s.attributes["db.namespace"] == "5" and s.attributes["server.port"] == server.port for s in sets)
+    durations = {a["db.operation.name"]: p for a, p in world.points("db.client.operation.duration")
+                 if a.get("db.namespace") == "5"}
+    assert durations["SET"].count == 6
+    read = {a["db.operation.name"]: p for a, p in world.points("redis.client.bytes_read")}
+    assert read["GET"].count == 12 and read["GET"].sum == 12 * len(b"$1\r\n0\r\n")
+
