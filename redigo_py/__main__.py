@@ -29,19 +29,25 @@ seed's pool per node, and each command sent through
 :func:`~redigo_py.cluster.retry_conn`. After each command the demo logs the
 node that served it; the command spans carry the same node as
 ``server.address``/``server.port``.
+
+``--asyncio`` runs the same program on :mod:`redigo_py.aio` (an asyncio
+service's port of it: the same pool, calls and spans, with ``await``);
+it combines with ``--otel``.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
 import threading
 import time
-from typing import Any, Callable, ContextManager, Iterable, List, Optional, Protocol, Sequence, Union
+from typing import Any, Awaitable, Callable, ContextManager, Iterable, List, Optional, Protocol, Sequence, Union
 
 import redigo_py as redis
+from redigo_py import aio
 from redigo_py import cluster as redisc
 from redigo_py import context
 from redigo_py import observability
@@ -151,6 +157,44 @@ def pooled_leaderboard(url: str, log: logging.Logger, tracing: Tracing) -> None:
         leaderboard(pool.get_with_context, log, tracing)
     finally:
         pool.close()
+
+
+def new_aio_pool(dial: Callable[[], Awaitable[aio.Conn]]) -> aio.Pool:
+    """:func:`new_pool` for asyncio: the same borrow test, awaited."""
+
+    async def test_on_borrow(c: aio.Conn, last_used: float) -> None:
+        if time.monotonic() - last_used < 5 * 60:
+            return
+        await c.do("PING")
+
+    return aio.Pool(dial=dial, test_on_borrow=test_on_borrow)
+
+
+async def aio_leaderboard(url: str, log: logging.Logger, tracing: Tracing) -> None:
+    """:func:`leaderboard` as an asyncio service writes it: the same calls under the same
+    spans, awaited; the spans follow the task across its awaits."""
+    pool = new_aio_pool(lambda: aio.dial_url(url))
+    ctx = context.background()
+    try:
+        with tracing.span("LeaderBoardModification"):
+            conn = await pool.get_with_context(ctx)
+            try:
+                with tracing.span("AddToLeaderBoard"):
+                    await conn.do_context(ctx, "ZADD", LEADER_BOARD_KEY, 10, "76d38ff6-fd76-4fb1-ba26-e8779a766faf",
+                                          25, "98fb173b-ae91-4b46-9401-20e98e5856d9")
+                with tracing.span("Scan") as scan_span:
+                    try:
+                        dt = await conn.do_context(ctx, "ZSCAN", LEADER_BOARD_KEY, 0)
+                    except redis.RedigoError as err:
+                        tracing.failed(scan_span, err)
+                        raise
+                log.info("ZSCAN response: %s", dt)
+                with tracing.span("Cleanup"):
+                    await conn.do_context(ctx, "DEL", LEADER_BOARD_KEY)
+            finally:
+                await conn.close_context(ctx)
+    finally:
+        await pool.close()
 
 
 class NodeReportingConn:
@@ -321,6 +365,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                       help="run it on a throwaway 3-master Redis Cluster, through Cluster + retry_conn")
     demo.add_argument("--otel", action="store_true",
                       help="observe it through OpenTelemetry instead of OpenCensus")
+    demo.add_argument("--asyncio", action="store_true",
+                      help="run it on redigo_py.aio, the asyncio client (not with --cluster)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     log = logging.getLogger("redigo_py.demo")
@@ -330,6 +376,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             run_demo_otel(run)
         else:
             run_demo(run, log, args.stackdriver_project, args.prometheus_port)
+
+    if args.asyncio and args.cluster:
+        parser.error("--asyncio runs the single-server program; use it without --cluster")
+    pooled: Callable[[str, logging.Logger, Tracing], None] = pooled_leaderboard
+    if args.asyncio:
+        def pooled(url: str, log: logging.Logger, tracing: Tracing) -> None:
+            asyncio.run(aio_leaderboard(url, log, tracing))
 
     if args.cluster:
         from redigo_py._server import RedisCluster
@@ -341,13 +394,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     url = os.environ.get("REDIS_URL")
     if url:
-        observed(lambda tracing: pooled_leaderboard(url, log, tracing))
+        observed(lambda tracing: pooled(url, log, tracing))
         return 0
     from redigo_py._server import RedisServer
 
     with RedisServer() as server:
         log.info("started a throwaway redis-server at %s (%s)", server.address, server.binary)
-        observed(lambda tracing: pooled_leaderboard(server.url, log, tracing))
+        observed(lambda tracing: pooled(server.url, log, tracing))
     return 0
 
 

@@ -306,6 +306,37 @@ def test_pubsub_reader_and_subscriber_tasks(server: RedisServer, loop: str) -> N
     run(main(), loop)
 
 
+def test_a_subscriber_that_stops_reading_holds_a_bounded_backlog(server: RedisServer) -> None:
+    """25 MB published to a subscriber that does not receive: the transport stops reading at
+    the backlog limit (as a blocking socket's full buffer would), and nothing is lost."""
+    from redigo_py.aio import _conn
+
+    async def main() -> None:
+        c = await aio.dial("tcp", server.address)
+        psc = aio.PubSubConn(c)
+        await psc.subscribe("flood")
+        assert await psc.receive() == aio.Subscription("subscribe", "flood", 1)
+        publisher = await aio.dial("tcp", server.address)
+        await publisher.do("CONFIG", "SET", "client-output-buffer-limit", "pubsub 0 0 0")
+        payload = b"p" * 65536
+        for i in range(400):
+            await publisher.send("PUBLISH", "flood", b"%d:" % i + payload)
+        await publisher.do("")
+        deadline = time.monotonic() + 10
+        while not c._wire.held:
+            assert time.monotonic() < deadline, "reading never paused"
+            await asyncio.sleep(0.01)
+        assert c._wire.fed - c._reader.consumed < _conn._BACKLOG_LIMIT + 512 * 1024
+        for i in range(400):
+            msg = await psc.receive()
+            assert isinstance(msg, aio.Message) and msg.data == b"%d:" % i + payload
+        await publisher.do("CONFIG", "SET", "client-output-buffer-limit", "pubsub 32mb 8mb 60")
+        await publisher.close()
+        await psc.close()
+
+    run(main())
+
+
 def test_context_deadline_and_cancel(server: RedisServer) -> None:
     async def main() -> None:
         c = await _conn(server, read_timeout=10)

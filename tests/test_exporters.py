@@ -285,6 +285,17 @@ def test_demo_prints_reply_views_and_span_tree() -> None:
     assert_table_and_tree(output)
 
 
+def test_demo_on_asyncio() -> None:
+    """``demo --asyncio``: the same program on redigo_py.aio, with the same views and the same
+    span tree (each command's span under its parent across the awaits)."""
+    output = run(["-m", "redigo_py", "demo", "--asyncio"], {})
+    assert ZSCAN_LINE in output
+    assert_table_and_tree(output)
+    assert "--asyncio runs the single-server program" in subprocess.run(
+        [sys.executable, "-m", "redigo_py", "demo", "--asyncio", "--cluster"], cwd=ROOT,
+        capture_output=True, text=True, timeout=60).stderr
+
+
 def test_demo_through_opentelemetry() -> None:
     """``demo --otel``: the same program, its metrics from the SDK's in-memory reader and its
     span tree from the SDK's in-memory exporter."""

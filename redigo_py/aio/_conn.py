@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Any, Deque, Dict, List, Optional, Tuple, Union
+from typing import Any, Deque, Dict, List, Optional, Tuple, Union, cast
 
 from .. import _fork
 from .. import _recorder as _rec
@@ -83,15 +83,30 @@ class _Wire(asyncio.Protocol):
         self.waiter: Optional[asyncio.Future[None]] = None  # a reader waiting for bytes
         self.drain: Optional[asyncio.Future[None]] = None  # a writer waiting for room
         self.lost: Optional[ConnectionError] = None
-        self.paused = False
+        self.paused = False  # writing: the transport's buffer is over its high-water mark
+        self.held = False  # reading paused: nobody reads what arrives
+        self.fed = 0  # bytes fed to the reader, to compare with what it has handed out
+        self.transport: Optional[asyncio.ReadTransport] = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.ReadTransport, transport)
 
     def data_received(self, data: bytes) -> None:
-        self.reader.feed(data)
+        reader = self.reader
+        reader.feed(data)
+        self.fed += len(data)
         waiter = self.waiter
         if waiter is not None:
             self.waiter = None
             if not waiter.done():
                 waiter.set_result(None)
+        elif self.fed - reader.consumed > _BACKLOG_LIMIT and not self.held and self.transport is not None:
+            # Nobody is reading (a subscriber that stopped receiving, replies
+            # nobody asked for yet): stop taking bytes, as a blocking socket's
+            # full buffer would, instead of buffering without bound. The
+            # next read resumes.
+            self.held = True
+            self.transport.pause_reading()
 
     def eof_received(self) -> None:
         return None  # the transport closes itself, and connection_lost says so
@@ -452,6 +467,9 @@ class NetConn(Exchange):
         while True:
             if wire.lost is not None:
                 raise wire.lost
+            if wire.held:
+                wire.held = False
+                self._transport.resume_reading()
             waiter = wire.waiter = loop.create_future()
             if deadline is None:
                 await waiter
@@ -503,6 +521,8 @@ class NetConn(Exchange):
                     pass
 
 
+# Bytes that may wait in the reader, unread, before the transport stops reading.
+_BACKLOG_LIMIT = 4 * 1024 * 1024
 # Buffered sends are handed to the transport once they pass this size, as the
 # blocking conn writes them (Go's bufio.Writer), so a long pipeline does not
 # grow without bound.
