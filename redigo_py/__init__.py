@@ -120,7 +120,7 @@ from .script import Script, new_script
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> Any:  # the views are opencensus objects, which are untyped
     """``OBSERVABILITY_METRIC_VIEWS`` is built on first use: it imports opencensus,
     which the client itself does not need."""
     if name == "OBSERVABILITY_METRIC_VIEWS":

@@ -19,13 +19,14 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Deque, Dict, List, Optional, Union
+from typing import Callable, Deque, Dict, List, Optional, Union
 
 from . import _fork
 from . import _recorder as _rec
 from . import context as _context
 from .errors import ArgumentError, ConnectionError, Error, ProtocolError, TimeoutError
 from .resp import Reader
+from ._types import Reply
 
 _modules = sys.modules
 _perf_ns = time.perf_counter_ns
@@ -58,7 +59,7 @@ class Exchange:
     )
 
     def __init__(self, network: str, host: str, port: int, database: int,
-                 default_attributes: Optional[Dict[str, Any]]) -> None:
+                 default_attributes: Optional[Dict[str, object]]) -> None:
         self._reader = Reader()
         self._wbuf: List[bytes] = []
         self._wbuf_len = 0
@@ -79,7 +80,7 @@ class Exchange:
         # while a pipeline span is wanted, the names buffered and the span of
         # the pipeline written but not yet all read.
         self._server: _rec.Server = (database, network, host, port)
-        self._series: Dict[Any, _rec.CommandSamples] = {}
+        self._series: Dict[Union[str, bytes], _rec.CommandSamples] = {}
         self._pending_series: Deque[_rec.CommandSamples] = deque()
         self._last_series: Optional[_rec.CommandSamples] = None
         self._batch: List[str] = []
@@ -108,7 +109,7 @@ class Exchange:
         self._wbuf_len = 0
         return data
 
-    def _taken(self, reply: Any, span: Optional[_rec.SpanLike]) -> Any:
+    def _taken(self, reply: Reply, span: Optional[_rec.SpanLike]) -> Reply:
         """A reply that ``receive`` read: counted as received, raised if it is an error reply.
 
         Pub/sub receives more replies than it sends; the count never goes
@@ -166,7 +167,7 @@ class Exchange:
         if _rec.PIPELINES:
             self._batch.append(_rec.command_name(command))
 
-    def _count_reply(self, reply: Any, size: int, series: Optional[_rec.CommandSamples]) -> None:
+    def _count_reply(self, reply: Reply, size: int, series: Optional[_rec.CommandSamples]) -> None:
         """A reply of ``size`` bytes, counted under ``series`` or under the command it answers."""
         if _rec.ENABLED:
             if series is None:
@@ -298,7 +299,7 @@ class Exchange:
         return first
 
 
-def first_error(replies: List[Any], command: Union[str, bytes]) -> Optional[Error]:
+def first_error(replies: List[Reply], command: Union[str, bytes]) -> Optional[Error]:
     """The error reply a ``do`` raises (see :func:`settle`), or None: what its span and
     its duration are labelled with."""
     for reply in replies if command else ():
@@ -307,7 +308,7 @@ def first_error(replies: List[Any], command: Union[str, bytes]) -> Optional[Erro
     return None
 
 
-def settle(replies: List[Any], command: Union[str, bytes]) -> Any:
+def settle(replies: List[Reply], command: Union[str, bytes]) -> Reply:
     """redigo's result of a ``do``: every reply for ``do("")``, else the last one,
     unless an earlier reply was an error, which is raised (the first one)."""
     if not command:

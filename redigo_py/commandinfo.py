@@ -11,7 +11,7 @@ through the pool.
 
 from __future__ import annotations
 
-from typing import Any, Dict, NamedTuple, Union
+from typing import Dict, NamedTuple, Union
 
 __all__ = [
     "WATCH_STATE",
@@ -70,12 +70,12 @@ for _name, _info in _COMMANDS.items():
 del _name, _info, _spelling
 
 
-def lookup_command_info(name: Any) -> CommandInfo:
+def lookup_command_info(name: object) -> CommandInfo:
     """The state change of command ``name`` (any case); ``CommandInfo(0, 0)`` for most commands."""
-    try:
+    if isinstance(name, (str, bytes)):
         info = _TABLE.get(name)
         return info if info is not None else _TABLE.get(name.upper(), _NO_STATE)
-    except (AttributeError, TypeError):
+    else:
         # A name that Conn also accepts but that is not str/bytes: a bytes-like
         # (sent as is) or any other object (sent as its str()).
         return lookup_command_info(bytes(name) if isinstance(name, (bytearray, memoryview)) else str(name))

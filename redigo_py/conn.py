@@ -38,7 +38,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import context as _context
@@ -49,7 +49,7 @@ from .protocols import Conn, ConnWithContext, ConnWithTimeout
 from .errors import ArgumentError, ConnectionError, Error, ProtocolError, RedigoError, TimeoutError
 from .resp import encode_command
 from ._exchange import EOF_TEXT, Exchange, again, first_error, settle, timeout_value, within
-
+from ._types import Reply
 __all__ = [
     "Conn",
     "ConnWithContext",
@@ -107,7 +107,7 @@ class NetConn(Exchange):
         host: str = "",
         port: int = 0,
         database: int = 0,
-        default_attributes: Optional[Dict[str, Any]] = None,
+        default_attributes: Optional[Dict[str, object]] = None,
     ) -> None:
         Exchange.__init__(self, network, host, port, database, default_attributes)
         self._sock = sock
@@ -131,15 +131,15 @@ class NetConn(Exchange):
         if span is not None:
             span.end()
 
-    def do(self, command: Union[str, bytes], *args: Any) -> Any:
+    def do(self, command: Union[str, bytes], *args: object) -> Reply:
         """Send a command, flush, and return its reply (see the module docstring)."""
         return self._do(self._read_timeout, command, args, None)
 
-    def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: Any) -> Any:
+    def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: object) -> Reply:
         """``do`` with this read timeout (seconds; 0/None: none) instead of the dial option."""
         return self._do(timeout_value(timeout), command, args, None)
 
-    def send(self, command: Union[str, bytes], *args: Any) -> None:
+    def send(self, command: Union[str, bytes], *args: object) -> None:
         """Buffer a command; its reply comes from ``receive`` (or a later ``do``)."""
         if self._err is not None:
             raise again(self._err)
@@ -183,7 +183,7 @@ class NetConn(Exchange):
                 if span is not None:
                     span.end()
 
-    def receive(self) -> Any:
+    def receive(self) -> Reply:
         """Read one reply; raise it if it is an error reply."""
         if self._err is None and not _rec.ON and _OC_TRACE not in _modules:
             # A pipeline's replies are usually parsed already: take the next
@@ -204,13 +204,13 @@ class NetConn(Exchange):
                 lock.release()
         return self._receive(self._read_timeout, None)
 
-    def receive_with_timeout(self, timeout: Optional[float]) -> Any:
+    def receive_with_timeout(self, timeout: Optional[float]) -> Reply:
         """``receive`` with this read timeout (seconds; 0/None: none)."""
         return self._receive(timeout_value(timeout), None)
 
     # -- the fork's ConnWithContext ---------------------------------------
 
-    def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> Any:
+    def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: object) -> Reply:
         """``do`` bounded by ``ctx``: min(deadline, read timeout); cancel closes the connection."""
         if not ctx.cancellable():
             return self._do(self._read_timeout, command, args, None)
@@ -221,7 +221,7 @@ class NetConn(Exchange):
         finally:
             unregister()
 
-    def receive_context(self, ctx: _context.Context) -> Any:
+    def receive_context(self, ctx: _context.Context) -> Reply:
         """``receive`` bounded by ``ctx`` as ``do_context`` is."""
         if not ctx.cancellable():
             return self._receive(self._read_timeout, None)
@@ -232,7 +232,7 @@ class NetConn(Exchange):
         finally:
             unregister()
 
-    def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> None:
+    def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: object) -> None:
         """``send``, refused (nothing buffered) if ``ctx`` has already ended."""
         err = ctx.err()
         if err is not None:
@@ -266,8 +266,8 @@ class NetConn(Exchange):
 
     # -- internals ---------------------------------------------------------
 
-    def _do(self, timeout: Optional[float], command: Union[str, bytes], args: Tuple[Any, ...],
-            ctx: Optional[_context.Context]) -> Any:
+    def _do(self, timeout: Optional[float], command: Union[str, bytes], args: Tuple[object, ...],
+            ctx: Optional[_context.Context]) -> Reply:
         """The one exchange of ``do``: encode, write, read every reply owed plus its own, account.
 
         Unobserved (no metrics, no tracing), it is the bare exchange. Observed,
@@ -350,7 +350,7 @@ class NetConn(Exchange):
             raise reply
         return reply
 
-    def _read_observed(self, deadline: Optional[float], series: Optional[_rec.CommandSamples]) -> Any:
+    def _read_observed(self, deadline: Optional[float], series: Optional[_rec.CommandSamples]) -> Reply:
         """One reply, its size counted under ``series`` or under the command it answers."""
         reader = self._reader
         before = reader.consumed
@@ -358,7 +358,7 @@ class NetConn(Exchange):
         self._count_reply(reply, reader.consumed - before, series)
         return reply
 
-    def _receive(self, timeout: Optional[float], ctx: Optional[_context.Context]) -> Any:
+    def _receive(self, timeout: Optional[float], ctx: Optional[_context.Context]) -> Reply:
         if self._err is not None:
             raise again(self._err)
         lock = self._receive_lock
@@ -389,7 +389,7 @@ class NetConn(Exchange):
         if self._batch:
             self._start_batch()
 
-    def _read(self, deadline: Optional[float]) -> Any:
+    def _read(self, deadline: Optional[float]) -> Reply:
         """One complete reply; ``deadline`` (monotonic) bounds the whole reply."""
         reader = self._reader
         reply = reader.gets()
@@ -582,7 +582,7 @@ def lookup_error(network: str, host: str, exc: socket.gaierror) -> ConnectionErr
     return err
 
 
-def address_error(network: str, host: str, port: int, sockaddr: Any, exc: OSError,
+def address_error(network: str, host: str, port: int, sockaddr: Tuple[object, ...], exc: OSError,
                   ctx: _context.Context) -> BaseException:
     """One resolved address's failed connect, naming that address (with no host given,
     the port alone, ":6378", as Go does); the OSError chained."""
@@ -628,7 +628,7 @@ def _connect(network: str, address: str, timeout: Optional[float], ctx: _context
     raise failure or ConnectionError(f"dial {network}: lookup {host}: no such host")
 
 
-def dial(network: str, address: str, **options: Any) -> NetConn:
+def dial(network: str, address: str, **options: object) -> NetConn:
     """Connect to the server at ``address`` ("host:port" or a unix path).
 
     ``network`` is "tcp", "tcp4", "tcp6" or "unix". Keyword options are
@@ -667,34 +667,34 @@ class DialOptions:
     tls_config: Optional[ssl.SSLContext] = None
     tls_skip_verify: bool = False
     tls_handshake_timeout: Optional[float] = 10.0
-    default_attributes: Optional[Dict[str, Any]] = None
+    default_attributes: Optional[Dict[str, object]] = None
 
-    def handshake(self) -> List[Tuple[Any, ...]]:
+    def handshake(self) -> List[Tuple[str, Tuple[object, ...]]]:
         """The commands a new connection runs before it is handed out (AUTH, CLIENT SETNAME, SELECT)."""
-        commands: List[Tuple[Any, ...]] = []
+        commands: List[Tuple[str, Tuple[object, ...]]] = []
         if self.password:
-            commands.append(("AUTH", *((self.username, self.password) if self.username else (self.password,))))
+            commands.append(("AUTH", (self.username, self.password) if self.username else (self.password,)))
         if self.client_name:
-            commands.append(("CLIENT", "SETNAME", self.client_name))
+            commands.append(("CLIENT", ("SETNAME", self.client_name)))
         if self.database:
-            commands.append(("SELECT", self.database))
+            commands.append(("SELECT", (self.database,)))
         return commands
 
 
 _DIAL_OPTION_NAMES = frozenset(f.name for f in fields(DialOptions))
 
 
-def dial_options(options: Dict[str, Any]) -> DialOptions:
+def dial_options(options: Dict[str, object]) -> DialOptions:
     """The keywords of a dial call as :class:`DialOptions`; an unknown one is a ``TypeError``
     naming it, as Python words it for a function's own keywords."""
     for name in options:
         if name not in _DIAL_OPTION_NAMES:
             raise TypeError(f"dial_context() got an unexpected keyword argument {name!r}")
-    return DialOptions(**options)
+    return DialOptions(**options)  # type: ignore[arg-type]  # each checked at its use
 
 
 def dial_target(ctx: _context.Context, network: str, address: str,
-                options: DialOptions) -> Tuple[str, int, Optional[float], Dict[str, Any]]:
+                options: DialOptions) -> Tuple[str, int, Optional[float], Dict[str, object]]:
     """Check a dial's arguments before anything is dialled: (host, port, connect timeout
     within ``ctx``, the attributes of its span)."""
     err = ctx.err()
@@ -709,7 +709,7 @@ def dial_target(ctx: _context.Context, network: str, address: str,
         host, port = (address, 0) if network == "unix" else split_host_port(address)
     except ArgumentError as exc:
         raise ArgumentError(f"dial {network}: {exc}") from None
-    attrs: Dict[str, Any] = {"db.system.name": "redis", "db.namespace": str(options.database)}
+    attrs: Dict[str, object] = {"db.system.name": "redis", "db.namespace": str(options.database)}
     attrs.update({"network.peer.address": host} if network == "unix" else
                  {"server.address": host, "server.port": port})
     return host, port, timeout, {**attrs, **(options.default_attributes or {})}
@@ -724,7 +724,7 @@ def dial_failed(span: Optional[_rec.SpanLike], exc: BaseException) -> None:
         span.end()
 
 
-def dial_context(ctx: _context.Context, network: str, address: str, **options: Any) -> NetConn:
+def dial_context(ctx: _context.Context, network: str, address: str, **options: object) -> NetConn:
     """``dial`` bounded by ``ctx``; each keyword is one of redigo's DialOptions (see :class:`DialOptions`)."""
     opts = dial_options(options)
     host, port, timeout, attrs = dial_target(ctx, network, address, opts)
@@ -759,8 +759,8 @@ def dial_context(ctx: _context.Context, network: str, address: str, **options: A
                    host=host, port=port, database=opts.database, default_attributes=opts.default_attributes)
     _rec.record_open(_rec.STATE_NEW)
     try:
-        for command in opts.handshake():
-            conn.do_context(ctx, *command)
+        for command, args in opts.handshake():
+            conn.do_context(ctx, command, *args)
     except BaseException as exc:
         conn._close(_rec.STATE_ERROR)
         if span is not None:
@@ -849,7 +849,7 @@ def _redacted(url: str) -> str:
     return f"{scheme}://{user + ':' if has_password else ''}xxxxx@{tail}"
 
 
-def dial_url(url: str, **options: Any) -> NetConn:
+def dial_url(url: str, **options: object) -> NetConn:
     """Connect using a Redis URL (redigo's DialURL rules, plus ``unix://``).
 
     ``redis://[[user]:password@]host[:port][/db]``; ``rediss://`` (and the
@@ -861,14 +861,14 @@ def dial_url(url: str, **options: Any) -> NetConn:
     return dial_url_context(_context.background(), url, **options)
 
 
-def dial_url_context(ctx: _context.Context, url: str, **options: Any) -> NetConn:
+def dial_url_context(ctx: _context.Context, url: str, **options: object) -> NetConn:
     """``dial_url`` bounded by ``ctx``."""
     network, address, url_options = parse_url(url)
     options.update(url_options)
     return dial_context(ctx, network, address, **options)
 
 
-def parse_url(url: str) -> Tuple[str, str, Dict[str, Any]]:
+def parse_url(url: str) -> Tuple[str, str, Dict[str, object]]:
     """(network, address, dial options) of a Redis URL; errors never echo the password."""
     scheme, sep, rest = url.partition(":")
     scheme = scheme.lower()
@@ -888,7 +888,7 @@ def parse_url(url: str) -> Tuple[str, str, Dict[str, Any]]:
         # The message may quote the network location, password included: not echoed.
         reason = "missing ']' in host" if "IPv6" in str(exc) else "invalid characters in host"
         raise ArgumentError(f'parse "{_redacted(url)}": {reason}') from None
-    options: Dict[str, Any] = {}
+    options: Dict[str, object] = {}
     userinfo, at, _ = parts.netloc.rpartition("@")
     if at:
         user, has_password, secret = userinfo.partition(":")
@@ -933,7 +933,7 @@ def parse_url(url: str) -> Tuple[str, str, Dict[str, Any]]:
 
 # -- redigo's package-level helpers ------------------------------------------
 
-def optional_method(conn: object, name: str, interface: str) -> Callable[..., Any]:
+def optional_method(conn: object, name: str, interface: str) -> Callable[..., Reply]:
     """``conn``'s method ``name`` of an optional interface, as redigo's type assertion finds it;
     a connection without it raises redigo's "does not support" error."""
     method = getattr(conn, name, None)
@@ -942,21 +942,21 @@ def optional_method(conn: object, name: str, interface: str) -> Callable[..., An
     return method  # type: ignore[no-any-return]  # getattr: the interface's method
 
 
-def do_context(conn: Conn, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> Any:
+def do_context(conn: Conn, ctx: _context.Context, command: Union[str, bytes], *args: object) -> Reply:
     """``conn.do_context(ctx, ...)`` for any connection that supports it."""
     return optional_method(conn, "do_context", "ConnWithContext")(ctx, command, *args)
 
 
-def do_with_timeout(conn: Conn, timeout: Optional[float], command: Union[str, bytes], *args: Any) -> Any:
+def do_with_timeout(conn: Conn, timeout: Optional[float], command: Union[str, bytes], *args: object) -> Reply:
     """``conn.do_with_timeout(timeout, ...)`` for any connection that supports it."""
     return optional_method(conn, "do_with_timeout", "ConnWithTimeout")(timeout, command, *args)
 
 
-def receive_context(conn: Conn, ctx: _context.Context) -> Any:
+def receive_context(conn: Conn, ctx: _context.Context) -> Reply:
     """``conn.receive_context(ctx)`` for any connection that supports it."""
     return optional_method(conn, "receive_context", "ConnWithContext")(ctx)
 
 
-def receive_with_timeout(conn: Conn, timeout: Optional[float]) -> Any:
+def receive_with_timeout(conn: Conn, timeout: Optional[float]) -> Reply:
     """``conn.receive_with_timeout(timeout)`` for any connection that supports it."""
     return optional_method(conn, "receive_with_timeout", "ConnWithTimeout")(timeout)

@@ -94,8 +94,8 @@ class Context:
         self,
         parent: Optional["Context"] = None,
         deadline: Optional[float] = None,
-        key: Any = None,
-        value: Any = None,
+        key: object = None,
+        value: object = None,
     ) -> None:
         self._parent = parent
         inherited = parent.deadline() if parent is not None else None
@@ -143,7 +143,7 @@ class Context:
             return self._err
         return None
 
-    def value(self, key: Any) -> Any:
+    def value(self, key: object) -> Any:  # Go's interface{}: a value of the caller's, of any type
         """The value stored under ``key`` here or in an ancestor, else None."""
         ctx: Optional[Context] = self
         while ctx is not None:
@@ -252,7 +252,7 @@ def with_timeout(parent: Context, seconds: float) -> Tuple[Context, CancelFunc]:
     return with_deadline(parent, time.monotonic() + seconds)
 
 
-def with_value(parent: Context, key: Any, value: Any) -> Context:
+def with_value(parent: Context, key: object, value: object) -> Context:
     """A child that carries ``value`` under ``key`` (see ``Context.value``)."""
     if key is None:
         raise ArgumentError("context: key must not be None")

@@ -37,13 +37,14 @@ from __future__ import annotations
 import logging
 import math
 from decimal import Decimal
-from typing import Any, Callable, List, Optional, Sequence, Union
+from typing import Callable, List, Optional, Sequence, Union
 
 from . import context as _context
 from ._gotext import quote as _quote
 from .conn import do_context, do_with_timeout, optional_method, receive_context, receive_with_timeout
 from .errors import Error
 from .protocols import Conn
+from ._types import Reply
 
 __all__ = ["new_logging_conn", "new_logging_conn_filter", "redact_args"]
 
@@ -51,7 +52,7 @@ _CHOP = 32
 _REDACTED = "(redacted)"
 
 
-def redact_args(command: Union[str, bytes], args: Sequence[Any]) -> List[Any]:
+def redact_args(command: Union[str, bytes], args: Sequence[object]) -> List[object]:
     """``args`` with every secret replaced by ``"(redacted)"``.
 
     Shared by everything that shows a command to a person (this log, error
@@ -85,7 +86,7 @@ def redact_args(command: Union[str, bytes], args: Sequence[Any]) -> List[Any]:
     return out
 
 
-def _print_value(value: Any) -> str:
+def _print_value(value: object) -> str:
     """``value`` as redigo's printValue prints it (see the module docstring)."""
     if isinstance(value, str):
         # A Go string is its UTF-8 bytes: chopped by bytes, then quoted. A lone
@@ -152,7 +153,7 @@ def _error_text(err: Optional[BaseException]) -> str:
     return str(err) or type(err).__name__
 
 
-def _send_context(conn: Conn, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> None:
+def _send_context(conn: Conn, ctx: _context.Context, command: Union[str, bytes], *args: object) -> None:
     """``conn.send_context``, as redigo's helpers assert an optional interface (logged if missing)."""
     optional_method(conn, "send_context", "ConnWithContext")(ctx, command, *args)
 
@@ -167,7 +168,7 @@ class LoggingConn:
         self._prefix = prefix + "." if prefix else ""
         self._skip = skip
 
-    def _print(self, method: str, command: Union[str, bytes], args: Sequence[Any], reply: Any,
+    def _print(self, method: str, command: Union[str, bytes], args: Sequence[object], reply: Reply,
                err: Optional[BaseException]) -> None:
         """One line, as redigo's loggingConn.print writes it: ``Send`` shows no reply,
         and the receives show no command (theirs is empty). ``skip`` gets the
@@ -181,8 +182,8 @@ class LoggingConn:
         result = _error_text(err) if method == "Send" else f"{_print_value(reply)}, {_error_text(err)}"
         self._logger.debug("%s%s(%s) -> (%s)", self._prefix, method, call, result)
 
-    def _call(self, method: str, fn: Callable[..., Any], command: Union[str, bytes], args: Sequence[Any],
-              *call_args: Any) -> Any:
+    def _call(self, method: str, fn: Callable[..., Reply], command: Union[str, bytes], args: Sequence[object],
+              *call_args: object) -> Reply:
         try:
             reply = fn(*call_args)
         except Exception as exc:
@@ -194,28 +195,28 @@ class LoggingConn:
         self._print(method, command, args, reply, None)
         return reply
 
-    def do(self, command: Union[str, bytes], *args: Any) -> Any:
+    def do(self, command: Union[str, bytes], *args: object) -> Reply:
         return self._call("Do", self._conn.do, command, args, command, *args)
 
-    def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: Any) -> Any:
+    def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: object) -> Reply:
         return self._call("DoWithTimeout", do_with_timeout, command, args, self._conn, timeout, command, *args)
 
-    def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> Any:
+    def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: object) -> Reply:
         return self._call("DoContext", do_context, command, args, self._conn, ctx, command, *args)
 
-    def send(self, command: Union[str, bytes], *args: Any) -> None:
+    def send(self, command: Union[str, bytes], *args: object) -> None:
         self._call("Send", self._conn.send, command, args, command, *args)
 
-    def receive(self) -> Any:
+    def receive(self) -> Reply:
         return self._call("Receive", self._conn.receive, "", ())
 
-    def receive_with_timeout(self, timeout: Optional[float]) -> Any:
+    def receive_with_timeout(self, timeout: Optional[float]) -> Reply:
         return self._call("ReceiveWithTimeout", receive_with_timeout, "", (), self._conn, timeout)
 
-    def receive_context(self, ctx: _context.Context) -> Any:
+    def receive_context(self, ctx: _context.Context) -> Reply:
         return self._call("ReceiveContext", receive_context, "", (), self._conn, ctx)
 
-    def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> None:
+    def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: object) -> None:
         self._call("Send", _send_context, command, args, self._conn, ctx, command, *args)
 
     def flush(self) -> None:

@@ -66,7 +66,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Generic, List, Optional, Protocol, Tuple, TypeVar, Union
+from typing import Callable, Deque, Generic, List, NoReturn, Optional, Protocol, Tuple, TypeVar, Union
 
 from . import _fork
 from . import context as _context
@@ -91,6 +91,7 @@ from .conn import (
 from .protocols import AsyncConn, Conn
 from ._exchange import Exchange
 from .errors import ConnectionError, ErrPoolExhausted, PoolClosedError, RedigoError
+from ._types import Reply
 
 __all__ = ["Pool", "PoolStats", "PooledConn", "ErrorConn", "new_pool"]
 
@@ -112,8 +113,8 @@ C = TypeVar("C", Conn, AsyncConn)  # the pool's kind of connection: blocking, or
 
 DialFunc = Callable[[], Conn]
 DialContextFunc = Callable[[_context.Context], Conn]
-TestOnBorrowFunc = Callable[[Conn, float], Any]
-TestOnBorrowContextFunc = Callable[[_context.Context, Conn, float], Any]
+TestOnBorrowFunc = Callable[[Conn, float], object]  # raises to reject; what it returns is ignored
+TestOnBorrowContextFunc = Callable[[_context.Context, Conn, float], object]
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ class PoolBase(Generic[C]):
         """The ``name`` given, else ``host:port/db`` of the first connection dialled (or "")."""
         return self.name or self._dialled_name
 
-    def _dialled(self, c: Any) -> None:
+    def _dialled(self, c: C) -> None:
         """A new connection: the first one names the pool, if it was given no name."""
         if not self._dialled_name and isinstance(c, Exchange):
             self._dialled_name = f"{join_host_port(c.host, c.port)}/{c.database}"
@@ -604,8 +605,8 @@ class PooledConnBase(Generic[C]):
 
     __slots__ = ("_pool", "_pc", "_state")
 
-    def __init__(self, pool: Any, pc: _PoolConn[C]) -> None:
-        self._pool = pool  # its Pool: the blocking one, or aio's
+    def __init__(self, pool: PoolBase[C], pc: _PoolConn[C]) -> None:
+        self._pool: PoolBase[C] = pool  # its Pool: the blocking one, or aio's
         self._pc: Optional[_PoolConn[C]] = pc
         self._state = 0
 
@@ -628,7 +629,7 @@ class PooledConnBase(Generic[C]):
     def database(self) -> int:
         return int(getattr(self._live(), "database", 0))
 
-    def _tracked(self, command: Any) -> C:
+    def _tracked(self, command: object) -> C:
         """The connection, after noting the state that ``command`` leaves on it."""
         pc = self._pc
         if pc is None:
@@ -672,37 +673,38 @@ class PooledConn(PooledConnBase[Conn]):
     """
 
     __slots__ = ()
+    _pool: Pool
 
-    def do(self, command: Union[str, bytes], *args: Any) -> Any:
+    def do(self, command: Union[str, bytes], *args: object) -> Reply:
         return self._tracked(command).do(command, *args)
 
-    def send(self, command: Union[str, bytes], *args: Any) -> None:
+    def send(self, command: Union[str, bytes], *args: object) -> None:
         self._tracked(command).send(command, *args)
 
     def flush(self) -> None:
         self._live().flush()
 
-    def receive(self) -> Any:
+    def receive(self) -> Reply:
         return self._live().receive()
 
     # The optional interfaces: the pooled connection's own, if it has them (a dial
     # function may return any Conn), as redigo's activeConn asserts them.
-    def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: Any) -> Any:
+    def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: object) -> Reply:
         return do_with_timeout(self._tracked(command), timeout, command, *args)
 
-    def receive_with_timeout(self, timeout: Optional[float]) -> Any:
+    def receive_with_timeout(self, timeout: Optional[float]) -> Reply:
         return receive_with_timeout(self._live(), timeout)
 
-    def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> Any:
+    def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: object) -> Reply:
         return do_context(self._tracked(command), ctx, command, *args)
 
-    def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> None:
+    def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: object) -> None:
         optional_method(self._tracked(command), "send_context", "ConnWithContext")(ctx, command, *args)
 
     def flush_context(self, ctx: _context.Context) -> None:
         optional_method(self._live(), "flush_context", "ConnWithContext")(ctx)
 
-    def receive_context(self, ctx: _context.Context) -> Any:
+    def receive_context(self, ctx: _context.Context) -> Reply:
         return receive_context(self._live(), ctx)
 
     def close(self) -> None:
@@ -746,21 +748,21 @@ class PooledConn(PooledConnBase[Conn]):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-def reset_commands(state: int) -> List[Tuple[Any, ...]]:
+def reset_commands(state: int) -> List[Tuple[str, Tuple[object, ...]]]:
     """redigo's clean-up of what a borrower left on a connection (any state but MONITOR),
     as the commands to send. When it was subscribed, the last is the ECHO of
     :data:`SENTINEL`: messages may still arrive until the server has processed the
     unsubscribes, and its reply comes after all of them, so the caller reads up to it."""
-    commands: List[Tuple[Any, ...]] = []
+    commands: List[Tuple[str, Tuple[object, ...]]] = []
     if state & MULTI_STATE:
-        commands.append(("DISCARD",))  # also ends WATCH
+        commands.append(("DISCARD", ()))  # also ends WATCH
     elif state & WATCH_STATE:
-        commands.append(("UNWATCH",))
+        commands.append(("UNWATCH", ()))
     if state & SUBSCRIBE_STATE:
-        commands += [("UNSUBSCRIBE",), ("PUNSUBSCRIBE",)]
+        commands += [("UNSUBSCRIBE", ()), ("PUNSUBSCRIBE", ())]
         if state & SHARD_SUBSCRIBE_STATE:
-            commands.append(("SUNSUBSCRIBE",))  # only then: Redis 6.2 does not know it
-        commands.append(("ECHO", SENTINEL))
+            commands.append(("SUNSUBSCRIBE", ()))  # only then: Redis 6.2 does not know it
+        commands.append(("ECHO", (SENTINEL,)))
     return commands
 
 
@@ -770,8 +772,8 @@ def _reset_state(c: Conn, state: int) -> None:
     Raises if the connection fails or answers with an error reply (the
     ECHO itself may be refused), and the caller then closes the connection.
     """
-    for command in reset_commands(state):
-        c.send(*command)
+    for command, args in reset_commands(state):
+        c.send(command, *args)
     if state & SUBSCRIBE_STATE:
         c.flush()
         while True:
@@ -791,37 +793,37 @@ class ErrorConn:
     def __init__(self, err: BaseException) -> None:
         self._err = err
 
-    def _raise(self) -> Any:
+    def _raise(self) -> NoReturn:
         raise self._err.with_traceback(None)
 
-    def do(self, command: Union[str, bytes], *args: Any) -> Any:
+    def do(self, command: Union[str, bytes], *args: object) -> Reply:
         return self._raise()
 
-    def send(self, command: Union[str, bytes], *args: Any) -> None:
+    def send(self, command: Union[str, bytes], *args: object) -> None:
         self._raise()
 
     def flush(self) -> None:
         self._raise()
 
-    def receive(self) -> Any:
+    def receive(self) -> Reply:
         return self._raise()
 
-    def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: Any) -> Any:
+    def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: object) -> Reply:
         return self._raise()
 
-    def receive_with_timeout(self, timeout: Optional[float]) -> Any:
+    def receive_with_timeout(self, timeout: Optional[float]) -> Reply:
         return self._raise()
 
-    def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> Any:
+    def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: object) -> Reply:
         return self._raise()
 
-    def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> None:
+    def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: object) -> None:
         self._raise()
 
     def flush_context(self, ctx: _context.Context) -> None:
         self._raise()
 
-    def receive_context(self, ctx: _context.Context) -> Any:
+    def receive_context(self, ctx: _context.Context) -> Reply:
         return self._raise()
 
     def err(self) -> Optional[BaseException]:

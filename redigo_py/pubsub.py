@@ -23,13 +23,14 @@ bytes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Optional, Union
+from typing import List, Optional, Union
 
 from . import context as _context
 from .conn import receive_context, receive_with_timeout
 from .errors import ErrNil, RedigoError
 from .protocols import Conn
 from .reply import type_name
+from ._types import Reply
 
 __all__ = ["PubSubConn", "Message", "Subscription", "Pong"]
 
@@ -88,23 +89,23 @@ class PubSubConn:
         """Close the wrapped connection."""
         self.conn.close()
 
-    def _command(self, command: str, *args: Any) -> None:
+    def _command(self, command: str, *args: object) -> None:
         self.conn.send(command, *args)
         self.conn.flush()
 
-    def subscribe(self, *channels: Any) -> None:
+    def subscribe(self, *channels: object) -> None:
         """Subscribe to the channels."""
         self._command("SUBSCRIBE", *channels)
 
-    def psubscribe(self, *patterns: Any) -> None:
+    def psubscribe(self, *patterns: object) -> None:
         """Subscribe to the glob-style patterns."""
         self._command("PSUBSCRIBE", *patterns)
 
-    def unsubscribe(self, *channels: Any) -> None:
+    def unsubscribe(self, *channels: object) -> None:
         """Unsubscribe from the channels, or from every channel if none is given."""
         self._command("UNSUBSCRIBE", *channels)
 
-    def punsubscribe(self, *patterns: Any) -> None:
+    def punsubscribe(self, *patterns: object) -> None:
         """Unsubscribe from the patterns, or from every pattern if none is given."""
         self._command("PUNSUBSCRIBE", *patterns)
 
@@ -130,7 +131,7 @@ class PubSubConn:
         return _notification(receive_context(self.conn, ctx))
 
 
-def _name(value: Any, what: str) -> str:
+def _name(value: Reply, what: str) -> str:
     if value is None:
         return ""
     if isinstance(value, bytes):
@@ -140,14 +141,14 @@ def _name(value: Any, what: str) -> str:
     raise RedigoError(f"redigo: pubsub {what} is not a string, got type {type_name(value)}")
 
 
-def _field(items: List[Any], index: int, kind: str) -> Any:
+def _field(items: List[Reply], index: int, kind: str) -> Reply:
     """``items[index]``, or the error redigo's Scan gives for a short notification."""
     if index >= len(items):
         raise RedigoError(f"redigo.Scan: array short ({kind} notification of {len(items)} elements)")
     return items[index]
 
 
-def _notification(reply: Any) -> Notification:
+def _notification(reply: Reply) -> Notification:
     """One pushed array as a notification (redigo's receiveInternal)."""
     if reply is None:
         raise ErrNil()
@@ -174,7 +175,7 @@ def _notification(reply: Any) -> Notification:
     raise RedigoError("redigo: unknown pubsub notification")
 
 
-def _data(value: Any) -> bytes:
+def _data(value: Reply) -> bytes:
     if value is None:
         return b""
     if isinstance(value, bytes):

@@ -10,12 +10,13 @@ server answers ``NOSCRIPT``.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, List, Tuple
+from typing import List, Tuple
 
 from . import context as _context
 from .conn import optional_method
 from .errors import Error
 from .protocols import Conn
+from ._types import Reply
 
 __all__ = ["Script", "new_script"]
 
@@ -46,7 +47,7 @@ class ScriptBase:
         """The script's SHA1, in lower-case hex, as EVALSHA and SCRIPT EXISTS want it."""
         return self._hash
 
-    def _args(self, spec: str, keys_and_args: Tuple[Any, ...]) -> List[Any]:
+    def _args(self, spec: str, keys_and_args: Tuple[object, ...]) -> List[object]:
         if self._key_count < 0:
             return [spec, *keys_and_args]
         return [spec, self._key_count, *keys_and_args]
@@ -60,7 +61,7 @@ class Script(ScriptBase):
 
     __slots__ = ()
 
-    def do(self, conn: Conn, *keys_and_args: Any) -> Any:
+    def do(self, conn: Conn, *keys_and_args: object) -> Reply:
         """Evaluate the script with EVALSHA, falling back to EVAL on NOSCRIPT."""
         try:
             return conn.do("EVALSHA", *self._args(self._hash, keys_and_args))
@@ -69,7 +70,7 @@ class Script(ScriptBase):
                 raise
         return conn.do("EVAL", *self._args(self._src, keys_and_args))
 
-    def do_context(self, ctx: _context.Context, conn: Conn, *keys_and_args: Any) -> Any:
+    def do_context(self, ctx: _context.Context, conn: Conn, *keys_and_args: object) -> Reply:
         """``do`` bounded by ``ctx`` (the connection must have ``do_context``)."""
         do_context = optional_method(conn, "do_context", "ConnWithContext")
         try:
@@ -79,11 +80,11 @@ class Script(ScriptBase):
                 raise
         return do_context(ctx, "EVAL", *self._args(self._src, keys_and_args))
 
-    def send(self, conn: Conn, *keys_and_args: Any) -> None:
+    def send(self, conn: Conn, *keys_and_args: object) -> None:
         """Queue an EVAL of the script (its reply comes from ``receive``)."""
         conn.send("EVAL", *self._args(self._src, keys_and_args))
 
-    def send_hash(self, conn: Conn, *keys_and_args: Any) -> None:
+    def send_hash(self, conn: Conn, *keys_and_args: object) -> None:
         """Queue an EVALSHA; the script must already be loaded (``load``, ``do`` or ``send``).
 
         A pipeline cannot retry one command on NOSCRIPT, which is why this

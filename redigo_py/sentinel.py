@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from . import _fork
 from .conn import Conn, join_host_port
@@ -59,7 +59,7 @@ class NoSentinelsAvailable(RedigoError):
         else:
             super().__init__(f"redigo: no sentinels available; last error: {last_error}")
 
-    def __reduce__(self) -> Tuple[Any, ...]:
+    def __reduce__(self) -> Tuple[object, ...]:
         """Pickle the cause, not the message (the default would pass the message as ``last_error``)."""
         return (NoSentinelsAvailable, (self.last_error,))
 
@@ -141,7 +141,7 @@ class Sentinel:
             new.close()  # another thread made one first
         return pool
 
-    def _do_until_success(self, query: Callable[[Any], T]) -> T:
+    def _do_until_success(self, query: Callable[[Conn], T]) -> T:
         """``query(conn)`` on each sentinel in turn until one succeeds."""
         with self._lock:
             addrs = list(self.addrs)

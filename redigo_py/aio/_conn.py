@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Any, Deque, Dict, List, Optional, Tuple, Union, cast
+from typing import Deque, Dict, List, Optional, Tuple, Union, cast
 
 from .. import _fork
 from .. import _recorder as _rec
@@ -53,6 +53,7 @@ from ..conn import (
 )
 from ..errors import ConnectionError, Error, ProtocolError, RedigoError
 from ..resp import Reader, encode_command
+from .._types import Reply
 
 __all__ = ["NetConn", "dial", "dial_context", "dial_url", "dial_url_context"]
 
@@ -141,7 +142,7 @@ class NetConn(Exchange):
 
     def __init__(self, transport: asyncio.Transport, wire: _Wire, read_timeout: Optional[float],
                  write_timeout: Optional[float], *, network: str, host: str, port: int,
-                 database: int = 0, default_attributes: Optional[Dict[str, Any]] = None) -> None:
+                 database: int = 0, default_attributes: Optional[Dict[str, object]] = None) -> None:
         Exchange.__init__(self, network, host, port, database, default_attributes)
         self._reader = wire.reader
         self._transport = transport
@@ -156,12 +157,12 @@ class NetConn(Exchange):
         self._sending = False
         self._receiving = False
         self._turns: Deque[asyncio.Future[None]] = deque()
-        self._sender: Optional[asyncio.Task[Any]] = None
+        self._sender: Optional[asyncio.Task[object]] = None
         _fork.track(self)
 
     # -- redigo's Conn, awaited ----------------------------------------------------
 
-    async def do(self, command: Union[str, bytes], *args: Any) -> Any:
+    async def do(self, command: Union[str, bytes], *args: object) -> Reply:
         """Send a command, flush, and return its reply (redigo's ``Do``)."""
         if (self._sending or self._receiving or self._sent != self._received or not command
                 or self._read_timeout is not None or self._err is not None
@@ -185,11 +186,11 @@ class NetConn(Exchange):
             raise reply
         return reply
 
-    async def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: Any) -> Any:
+    async def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: object) -> Reply:
         """``do`` with this read timeout (seconds; 0/None: none) instead of the dial option."""
         return await self._do(timeout_value(timeout), command, args, None)
 
-    async def send(self, command: Union[str, bytes], *args: Any) -> None:
+    async def send(self, command: Union[str, bytes], *args: object) -> None:
         """Buffer a command; its reply comes from ``receive`` (or a later ``do``)."""
         if self._err is not None:
             raise again(self._err)
@@ -224,7 +225,7 @@ class NetConn(Exchange):
         """Write every buffered command to the server."""
         await self._flush_turn(None)
 
-    async def receive(self) -> Any:
+    async def receive(self) -> Reply:
         """Read one reply; raise it if it is an error reply."""
         if self._err is None and not self._receiving and not _rec.ON and _OC_TRACE not in _modules:
             # A pipeline's replies are usually parsed already: the next one needs no
@@ -241,11 +242,11 @@ class NetConn(Exchange):
                 return reply
         return await self._receive(self._read_timeout, None)
 
-    async def receive_with_timeout(self, timeout: Optional[float]) -> Any:
+    async def receive_with_timeout(self, timeout: Optional[float]) -> Reply:
         """``receive`` with this read timeout (seconds; 0/None: none)."""
         return await self._receive(timeout_value(timeout), None)
 
-    async def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> Any:
+    async def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: object) -> Reply:
         """``do`` bounded by ``ctx``: min(deadline, read timeout); cancel closes the connection."""
         if not ctx.cancellable():
             return await self._do(self._read_timeout, command, args, None)
@@ -256,7 +257,7 @@ class NetConn(Exchange):
         finally:
             unregister()
 
-    async def receive_context(self, ctx: _context.Context) -> Any:
+    async def receive_context(self, ctx: _context.Context) -> Reply:
         """``receive`` bounded by ``ctx`` as ``do_context`` is."""
         if not ctx.cancellable():
             return await self._receive(self._read_timeout, None)
@@ -267,7 +268,7 @@ class NetConn(Exchange):
         finally:
             unregister()
 
-    async def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> None:
+    async def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: object) -> None:
         """``send``, refused (nothing buffered) if ``ctx`` has already ended."""
         err = ctx.err()
         if err is not None:
@@ -336,8 +337,8 @@ class NetConn(Exchange):
 
     # -- the exchange --------------------------------------------------------------
 
-    async def _do(self, timeout: Optional[float], command: Union[str, bytes], args: Tuple[Any, ...],
-                  ctx: Optional[_context.Context]) -> Any:
+    async def _do(self, timeout: Optional[float], command: Union[str, bytes], args: Tuple[object, ...],
+                  ctx: Optional[_context.Context]) -> Reply:
         """The general ``do``: waits its turn, reads the replies owed first, times, observes."""
         if self._err is not None:
             raise again(self._err)
@@ -366,7 +367,7 @@ class NetConn(Exchange):
                 self._batch.clear()
             start = _perf_ns() if series is not None else 0
             phase = "write"
-            replies: List[Any] = []
+            replies: List[Reply] = []
             try:
                 await self._write(data, self._write_timeout if ctx is None else within(self._write_timeout, ctx))
                 phase = "read"
@@ -395,7 +396,7 @@ class NetConn(Exchange):
             self._end_turn(True, True)
         return settle(replies, command)
 
-    async def _receive(self, timeout: Optional[float], ctx: Optional[_context.Context]) -> Any:
+    async def _receive(self, timeout: Optional[float], ctx: Optional[_context.Context]) -> Reply:
         if self._err is not None:
             raise again(self._err)
         await self._take_turn(False, True)
@@ -459,7 +460,7 @@ class NetConn(Exchange):
         if wire.lost is not None:
             raise wire.lost
 
-    async def _read(self, deadline: Optional[float]) -> Any:
+    async def _read(self, deadline: Optional[float]) -> Reply:
         """One complete reply; ``deadline`` (the loop's clock) bounds the whole reply."""
         reader = self._reader
         wire = self._wire
@@ -574,13 +575,13 @@ async def _connect(loop: asyncio.AbstractEventLoop, network: str, address: str,
     raise failure or ConnectionError(f"dial {network}: lookup {host}: no such host")
 
 
-async def dial(network: str, address: str, **options: Any) -> NetConn:
+async def dial(network: str, address: str, **options: object) -> NetConn:
     """Connect to the server at ``address`` ("host:port" or a unix path); the keywords are
     :func:`redigo_py.dial`'s (see :class:`redigo_py.conn.DialOptions`)."""
     return await dial_context(_context.background(), network, address, **options)
 
 
-async def dial_context(ctx: _context.Context, network: str, address: str, **options: Any) -> NetConn:
+async def dial_context(ctx: _context.Context, network: str, address: str, **options: object) -> NetConn:
     """``dial`` bounded by ``ctx``. ``net_dial``/``dial_context_func``, if given, are called
     as they are by the blocking dial (they return a connected socket)."""
     opts = dial_options(options)
@@ -623,8 +624,8 @@ async def dial_context(ctx: _context.Context, network: str, address: str, **opti
                    database=opts.database, default_attributes=opts.default_attributes)
     _rec.record_open(_rec.STATE_NEW)
     try:
-        for command in opts.handshake():
-            await conn.do_context(ctx, *command)
+        for command, args in opts.handshake():
+            await conn.do_context(ctx, command, *args)
     except BaseException as exc:
         conn._close(_rec.STATE_ERROR)
         if span is not None:
@@ -636,12 +637,12 @@ async def dial_context(ctx: _context.Context, network: str, address: str, **opti
     return conn
 
 
-async def dial_url(url: str, **options: Any) -> NetConn:
+async def dial_url(url: str, **options: object) -> NetConn:
     """Connect using a Redis URL (the rules of :func:`redigo_py.dial_url`)."""
     return await dial_url_context(_context.background(), url, **options)
 
 
-async def dial_url_context(ctx: _context.Context, url: str, **options: Any) -> NetConn:
+async def dial_url_context(ctx: _context.Context, url: str, **options: object) -> NetConn:
     """``dial_url`` bounded by ``ctx``."""
     network, address, url_options = parse_url(url)
     options.update(url_options)

@@ -22,7 +22,7 @@ import asyncio
 import inspect
 import threading
 import time
-from typing import Any, Awaitable, Callable, Generator, Optional, Union
+from typing import Awaitable, Callable, Generator, NoReturn, Optional, Union
 
 from .. import _recorder as _rec
 from .. import context as _context
@@ -43,6 +43,7 @@ from ..pool import (
 )
 from ..protocols import AsyncConn
 from ._conn import NetConn
+from .._types import Reply
 
 __all__ = ["Pool", "PooledConn", "ErrorConn"]
 
@@ -51,8 +52,8 @@ _perf_ns = time.perf_counter_ns
 DialFunc = Callable[[], Awaitable[AsyncConn]]
 DialContextFunc = Callable[[_context.Context], Awaitable[AsyncConn]]
 # test_on_borrow may be a coroutine function or a plain one.
-TestOnBorrowFunc = Callable[[AsyncConn, float], Any]
-TestOnBorrowContextFunc = Callable[[_context.Context, AsyncConn, float], Any]
+TestOnBorrowFunc = Callable[[AsyncConn, float], object]  # may return an awaitable
+TestOnBorrowContextFunc = Callable[[_context.Context, AsyncConn, float], object]
 
 
 class _Waiter:
@@ -326,7 +327,7 @@ class _Borrow:
         except Exception as exc:
             return ErrorConn(exc)
 
-    def __await__(self) -> Generator[Any, None, "Union[PooledConn, ErrorConn]"]:
+    def __await__(self) -> Generator[object, None, "Union[PooledConn, ErrorConn]"]:
         return self._take().__await__()
 
     async def __aenter__(self) -> "Union[PooledConn, ErrorConn]":
@@ -343,35 +344,36 @@ class PooledConn(PooledConnBase[AsyncConn]):
     leave on it, and ``close()`` undoes it before giving the connection back."""
 
     __slots__ = ()
+    _pool: Pool
 
-    async def do(self, command: Union[str, bytes], *args: Any) -> Any:
+    async def do(self, command: Union[str, bytes], *args: object) -> Reply:
         return await self._tracked(command).do(command, *args)
 
-    async def send(self, command: Union[str, bytes], *args: Any) -> None:
+    async def send(self, command: Union[str, bytes], *args: object) -> None:
         await self._tracked(command).send(command, *args)
 
     async def flush(self) -> None:
         await self._live().flush()
 
-    async def receive(self) -> Any:
+    async def receive(self) -> Reply:
         return await self._live().receive()
 
-    async def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: Any) -> Any:
+    async def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: object) -> Reply:
         return await optional_method(self._tracked(command), "do_with_timeout", "ConnWithTimeout")(timeout, command, *args)
 
-    async def receive_with_timeout(self, timeout: Optional[float]) -> Any:
+    async def receive_with_timeout(self, timeout: Optional[float]) -> Reply:
         return await optional_method(self._live(), "receive_with_timeout", "ConnWithTimeout")(timeout)
 
-    async def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> Any:
+    async def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: object) -> Reply:
         return await optional_method(self._tracked(command), "do_context", "ConnWithContext")(ctx, command, *args)
 
-    async def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> None:
+    async def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: object) -> None:
         await optional_method(self._tracked(command), "send_context", "ConnWithContext")(ctx, command, *args)
 
     async def flush_context(self, ctx: _context.Context) -> None:
         await optional_method(self._live(), "flush_context", "ConnWithContext")(ctx)
 
-    async def receive_context(self, ctx: _context.Context) -> Any:
+    async def receive_context(self, ctx: _context.Context) -> Reply:
         return await optional_method(self._live(), "receive_context", "ConnWithContext")(ctx)
 
     async def close(self) -> None:
@@ -413,10 +415,10 @@ class PooledConn(PooledConnBase[AsyncConn]):
         await self.close()
 
 
-async def _reset_state(c: Any, state: int) -> None:
+async def _reset_state(c: AsyncConn, state: int) -> None:
     """The blocking pool's clean-up (:func:`redigo_py.pool.reset_commands`), awaited."""
-    for command in reset_commands(state):
-        await c.send(*command)
+    for command, args in reset_commands(state):
+        await c.send(command, *args)
     if state & SUBSCRIBE_STATE:
         await c.flush()
         while True:
@@ -433,37 +435,37 @@ class ErrorConn:
     def __init__(self, err: BaseException) -> None:
         self._err = err
 
-    def _raise(self) -> Any:
+    def _raise(self) -> NoReturn:
         raise again(self._err)
 
-    async def do(self, command: Union[str, bytes], *args: Any) -> Any:
+    async def do(self, command: Union[str, bytes], *args: object) -> Reply:
         return self._raise()
 
-    async def send(self, command: Union[str, bytes], *args: Any) -> None:
+    async def send(self, command: Union[str, bytes], *args: object) -> None:
         self._raise()
 
     async def flush(self) -> None:
         self._raise()
 
-    async def receive(self) -> Any:
+    async def receive(self) -> Reply:
         return self._raise()
 
-    async def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: Any) -> Any:
+    async def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: object) -> Reply:
         return self._raise()
 
-    async def receive_with_timeout(self, timeout: Optional[float]) -> Any:
+    async def receive_with_timeout(self, timeout: Optional[float]) -> Reply:
         return self._raise()
 
-    async def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> Any:
+    async def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: object) -> Reply:
         return self._raise()
 
-    async def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> None:
+    async def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: object) -> None:
         self._raise()
 
     async def flush_context(self, ctx: _context.Context) -> None:
         self._raise()
 
-    async def receive_context(self, ctx: _context.Context) -> Any:
+    async def receive_context(self, ctx: _context.Context) -> Reply:
         return self._raise()
 
     def err(self) -> Optional[BaseException]:

@@ -15,7 +15,7 @@ those only send and flush::
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 from .. import context as _context
 from ..protocols import AsyncConn
@@ -38,23 +38,23 @@ class PubSubConn:
         self._closed = True
         await self.conn.close()
 
-    async def _command(self, command: str, *args: Any) -> None:
+    async def _command(self, command: str, *args: object) -> None:
         await self.conn.send(command, *args)
         await self.conn.flush()
 
-    async def subscribe(self, *channels: Any) -> None:
+    async def subscribe(self, *channels: object) -> None:
         """Subscribe to the channels."""
         await self._command("SUBSCRIBE", *channels)
 
-    async def psubscribe(self, *patterns: Any) -> None:
+    async def psubscribe(self, *patterns: object) -> None:
         """Subscribe to the glob-style patterns."""
         await self._command("PSUBSCRIBE", *patterns)
 
-    async def unsubscribe(self, *channels: Any) -> None:
+    async def unsubscribe(self, *channels: object) -> None:
         """Unsubscribe from the channels, or from every channel if none is given."""
         await self._command("UNSUBSCRIBE", *channels)
 
-    async def punsubscribe(self, *patterns: Any) -> None:
+    async def punsubscribe(self, *patterns: object) -> None:
         """Unsubscribe from the patterns, or from every pattern if none is given."""
         await self._command("PUNSUBSCRIBE", *patterns)
 
