@@ -32,13 +32,14 @@ import sys
 import threading
 import weakref
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, TypeVar, Union
 
 from . import _fork
 from .errors import Error
 
 if TYPE_CHECKING:
     from ._exchange import Exchange
+    from .pool import EitherPool
 
 _log = logging.getLogger("redigo_py.observability")
 
@@ -104,7 +105,7 @@ class CommandSamples:
         self.failed: List[Tuple[int, str, str]] = []
 
 
-_commands: Dict[Any, CommandSamples] = {}
+_commands: Dict[Tuple[object, Tags, Server], CommandSamples] = {}  # by (command as sent, tags, server)
 # Past this many (command, context tags, server) series, new ones are counted
 # under cmd=OTHER: the table, and the backends' label sets, stay bounded.
 _MAX_SERIES = 4096
@@ -122,7 +123,7 @@ POOL_USE = "use_time"
 _tag_source: Optional[Callable[[], Tags]] = None  # the context tags of the current call (opencensus's tag map)
 
 
-def command_name(command: Any) -> str:
+def command_name(command: object) -> str:
     """A command as text, as it was given (bytes decoded, case kept)."""
     return command.decode("utf-8", "replace") if isinstance(command, bytes) else str(command)
 
@@ -133,7 +134,7 @@ def current_tags() -> Tags:
     return source() if source is not None else ()
 
 
-def samples(command: Any, server: Server) -> CommandSamples:
+def samples(command: object, server: Server) -> CommandSamples:
     """The sample lists for ``command`` to ``server`` under the current context tags."""
     tags = current_tags()
     key = (command, tags, server)
@@ -159,7 +160,7 @@ def _count(event: str, tags: Dict[str, str]) -> None:
         _counts[key] = _counts.get(key, 0) + 1
 
 
-def record_error(command: Any, kind: str, detail: str) -> None:
+def record_error(command: object, kind: str, detail: str) -> None:
     """One error; ``detail`` must already be bounded (see :func:`error_detail`)."""
     if ENABLED:
         _count(EVENT_ERROR, {"cmd": command_name(command).upper(), "kind": kind, "detail": detail})
@@ -276,7 +277,10 @@ def _flush_loop() -> None:
             _log.exception("redigo_py: folding metrics failed")
 
 
-def _take(values: List[Any]) -> List[Any]:
+T = TypeVar("T")
+
+
+def _take(values: List[T]) -> List[T]:
     """Remove and return the current prefix of ``values``; later appends stay."""
     n = len(values)
     taken = values[:n]
@@ -315,20 +319,24 @@ def flush() -> None:
 
 # -- pools, as the worlds that report connection counts see them -------------------
 
-_pools: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_pools: "weakref.WeakSet[EitherPool]" = weakref.WeakSet()
 
 
-def track_pool(pool: Any) -> None:
+def track_pool(pool: "EitherPool") -> None:
     """A pool whose counts (idle, used, waiting) a sink may read when it is collected."""
     _pools.add(pool)
 
 
-def pools() -> List[Any]:
+def pools() -> "List[EitherPool]":
     """The live pools, for the gauges a sink reads when it is collected."""
     return list(_pools)
 
 
 # -- tracing ---------------------------------------------------------------------------
+
+#: What a span's event carries (the redirect event: type, slot, address).
+AttributeValue = Union[str, bool, int, float]
+
 
 class SpanLike(Protocol):
     """A span of some world: what conn, pool and cluster do with one."""
@@ -336,7 +344,7 @@ class SpanLike(Protocol):
     def fail(self, exc: BaseException) -> None:
         """Mark the span failed by ``exc`` (a bounded message, never arguments)."""
 
-    def event(self, name: str, **attributes: Any) -> None:
+    def event(self, name: str, **attributes: AttributeValue) -> None:
         """A timed event on the span (a cluster redirect)."""
 
     def end(self) -> None:
@@ -346,13 +354,13 @@ class SpanLike(Protocol):
 class TracerBackend(Protocol):
     """A world's spans. Each method returns None when that world does not trace this call."""
 
-    def command(self, conn: "Exchange", command: Any, args: Sequence[Any]) -> Optional[SpanLike]:
+    def command(self, conn: "Exchange", command: object, args: Sequence[object]) -> Optional[SpanLike]:
         """The span of a ``do``."""
 
     def method(self, conn: "Exchange", method: str) -> Optional[SpanLike]:
         """The span of ``send``, ``flush``, ``receive`` or ``close``."""
 
-    def operation(self, name: str, attributes: Dict[str, Any]) -> Optional[SpanLike]:
+    def operation(self, name: str, attributes: Dict[str, object]) -> Optional[SpanLike]:
         """The span of a dial, a pool get, a cluster refresh."""
 
     def pipeline(self, conn: "Exchange", commands: List[str]) -> Optional[SpanLike]:
@@ -371,7 +379,7 @@ class _Both:
         for s in self.spans:
             s.fail(exc)
 
-    def event(self, name: str, **attributes: Any) -> None:
+    def event(self, name: str, **attributes: AttributeValue) -> None:
         for s in self.spans:
             s.event(name, **attributes)
 
@@ -402,8 +410,8 @@ PIPELINES = False  # True while a backend wants pipeline spans (conn then notes 
 #: command is most of what an untraced command costs): a span can be made only if
 #: ``GATE_VAR.get().get(GATE_KEY)`` is not None (a world's current span), or once
 #: :data:`OC_TRACE_MODULE` is loaded. Closed by default.
-GATE_VAR: "ContextVar[Mapping[Any, Any]]" = ContextVar("redigo_py_no_span", default={})
-GATE_KEY: Any = object()
+GATE_VAR: "ContextVar[Mapping[object, object]]" = ContextVar("redigo_py_no_span", default={})
+GATE_KEY: object = object()
 
 
 def _backends_changed() -> None:
@@ -418,7 +426,7 @@ def traced() -> bool:
     return OC_TRACE_MODULE in sys.modules or GATE_VAR.get().get(GATE_KEY) is not None
 
 
-def set_gate(var: "Optional[ContextVar[Mapping[Any, Any]]]", key: Any) -> None:
+def set_gate(var: "Optional[ContextVar[Mapping[object, object]]]", key: object) -> None:
     """Where a world keeps its current span (None: back to closed)."""
     global GATE_VAR, GATE_KEY
     if var is None:
@@ -462,7 +470,7 @@ def _active() -> Tuple[TracerBackend, ...]:
     return _with_oc if OC_TRACE_MODULE in sys.modules else _only
 
 
-def command_span(conn: "Exchange", command: Any, args: Sequence[Any]) -> Optional[SpanLike]:
+def command_span(conn: "Exchange", command: object, args: Sequence[object]) -> Optional[SpanLike]:
     span = None
     for backend in _active():
         span = _join(span, backend.command(conn, command, args))
@@ -476,7 +484,7 @@ def method_span(conn: "Exchange", method: str) -> Optional[SpanLike]:
     return span
 
 
-def start_span(name: str, attributes: Dict[str, Any]) -> Optional[SpanLike]:
+def start_span(name: str, attributes: Dict[str, object]) -> Optional[SpanLike]:
     span = None
     for backend in _active():
         span = _join(span, backend.operation(name, attributes))
@@ -500,9 +508,9 @@ def fail(span: SpanLike, exc: BaseException) -> None:
         span.event("redirect", type=kind, slot=slot, address=address)
 
 
-def conn_attributes(conn: "Exchange") -> Dict[str, Any]:
+def conn_attributes(conn: "Exchange") -> Dict[str, object]:
     """The semantic-convention attributes that describe a connection's server."""
-    attrs: Dict[str, Any] = {"db.system.name": "redis", "db.namespace": str(conn.database)}
+    attrs: Dict[str, object] = {"db.system.name": "redis", "db.namespace": str(conn.database)}
     if conn.network == "unix":
         attrs["network.peer.address"] = conn.host
     else:

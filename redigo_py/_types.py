@@ -13,3 +13,7 @@ at run time and refuses what it cannot send).
 from typing import Any
 
 Reply = Any  # the one explicit Any: see the module docstring
+
+Untyped = Any
+"""An object of an untyped library: opencensus (views, view data, span data,
+tracers), which ships no type information to check it against."""

@@ -32,7 +32,9 @@ import sys
 import threading
 from importlib.util import find_spec
 from types import ModuleType
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, TextIO, Tuple, cast
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, TextIO, Tuple, cast
+
+from ._types import Untyped
 
 __all__ = ["ConsoleStatsExporter", "ConsoleTraceExporter", "enable_console", "import_stackdriver_trace",
            "percentile"]
@@ -88,19 +90,19 @@ class ConsoleStatsExporter:
 
     HEADER = ("VIEW", "TAGS", "COUNT", "P50", "P99", "MEAN")
 
-    def __init__(self, views: Iterable[Any] = ()) -> None:
+    def __init__(self, views: Iterable[Untyped] = ()) -> None:
         self._lock = threading.Lock()
-        self._views: Dict[str, Any] = {}
-        self._data: Dict[str, Any] = {}
+        self._views: Dict[str, Untyped] = {}
+        self._data: Dict[str, Untyped] = {}
         for view in views:
             self.on_register_view(view)
 
-    def on_register_view(self, view: Any) -> None:
+    def on_register_view(self, view: Untyped) -> None:
         """Called by opencensus for each view registered after this exporter."""
         with self._lock:
             self._views.setdefault(view.name, view)
 
-    def export(self, view_datas: Iterable[Any]) -> None:
+    def export(self, view_datas: Iterable[Untyped]) -> None:
         """Called by opencensus with the current data of the views that changed."""
         with self._lock:
             for vd in view_datas:
@@ -137,7 +139,7 @@ class ConsoleStatsExporter:
         return "\n".join(lines)
 
 
-def _summary(agg: Any, unit: str) -> Tuple[str, str, str, str]:
+def _summary(agg: Untyped, unit: str) -> Tuple[str, str, str, str]:
     """(count, p50, p99, mean) of one opencensus AggregationData, told apart by its fields."""
     if hasattr(agg, "counts_per_bucket"):  # DistributionAggregationData
         bounds, counts = agg.bounds, agg.counts_per_bucket
@@ -164,15 +166,15 @@ class ConsoleTraceExporter:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._spans: List[Any] = []
+        self._spans: List[Untyped] = []
 
-    def export(self, span_datas: Iterable[Any]) -> None:
+    def export(self, span_datas: Iterable[Untyped]) -> None:
         """Called by the tracer (and by this library's spans) with finished spans."""
         with self._lock:
             self._spans.extend(span_datas)
 
     @property
-    def spans(self) -> List[Any]:
+    def spans(self) -> List[Untyped]:
         """The spans collected so far, in the order they finished."""
         with self._lock:
             return list(self._spans)
@@ -187,7 +189,7 @@ class ConsoleTraceExporter:
         """
         spans = self.spans
         ids = {s.span_id for s in spans}
-        children: Dict[Optional[str], List[Any]] = {}
+        children: Dict[Optional[str], List[Untyped]] = {}
         for s in spans:
             parent = s.parent_span_id if s.parent_span_id in ids else None
             children.setdefault(parent, []).append(s)
@@ -202,7 +204,7 @@ class ConsoleTraceExporter:
         return "\n".join(lines)
 
 
-def _describe(span: Any) -> str:
+def _describe(span: Untyped) -> str:
     start = datetime.datetime.strptime(span.start_time, _SPAN_TIME_FORMAT)
     end = datetime.datetime.strptime(span.end_time, _SPAN_TIME_FORMAT)
     text = f"{span.name}  {(end - start).total_seconds() * 1e3:.3f} ms"
@@ -214,7 +216,7 @@ def _describe(span: Any) -> str:
     return text
 
 
-def otel_metrics_table(metrics_data: Any, scope: str = "redigo_py") -> str:
+def otel_metrics_table(metrics_data: Untyped, scope: str = "redigo_py") -> str:
     """The metrics of ``scope`` in an OpenTelemetry ``MetricsData`` as a table: a histogram's
     count, p50, p99 and mean (by :func:`percentile`), a sum's value."""
     rows: List[Tuple[str, ...]] = [("INSTRUMENT", "ATTRIBUTES", "COUNT", "P50", "P99", "MEAN/VALUE")]
@@ -245,10 +247,10 @@ def otel_metrics_table(metrics_data: Any, scope: str = "redigo_py") -> str:
                                [c.rjust(w) for c, w in zip(r[2:], widths[2:])]).rstrip() for r in rows)
 
 
-def otel_span_tree(spans: Sequence[Any]) -> str:
+def otel_span_tree(spans: Sequence[Untyped]) -> str:
     """OpenTelemetry's finished spans, each indented under its parent, children by start time."""
     ids = {s.context.span_id for s in spans}
-    children: Dict[Optional[int], List[Any]] = {}
+    children: Dict[Optional[int], List[Untyped]] = {}
     for s in spans:
         parent = s.parent.span_id if s.parent is not None and s.parent.span_id in ids else None
         children.setdefault(parent, []).append(s)
@@ -354,4 +356,4 @@ def import_stackdriver_trace() -> ModuleType:
             f"{api_implementation.Type()!r} backend, chosen when google.protobuf was first imported: "
             f"set {_PROTOBUF_BACKEND_VARIABLE}=python in the environment, or call "
             f"import_stackdriver_trace() before anything imports google.protobuf") from exc
-    return cast(ModuleType, trace_exporter)  # Any where the extra is not installed
+    return cast(ModuleType, trace_exporter)  # Untyped where the extra is not installed

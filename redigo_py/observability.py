@@ -69,8 +69,9 @@ from contextvars import ContextVar
 from fractions import Fraction
 from operator import mul
 from random import getrandbits as _random_bits
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
+from ._types import Untyped
 from . import _recorder
 
 if TYPE_CHECKING:
@@ -164,7 +165,7 @@ _log = logging.getLogger(__name__)
 
 # -- the hot path: plain lists, no locks ------------------------------------
 
-_tag_var: "Optional[ContextVar[Any]]" = None  # opencensus's context variable of the current tag map
+_tag_var: "Optional[ContextVar[Untyped]]" = None  # opencensus's context variable of the current tag map
 
 
 def _context_tags() -> Tags:
@@ -189,12 +190,12 @@ _recorder._tag_source = _context_tags
 
 # -- opencensus objects (imported lazily) -------------------------------------
 
-_views: Optional[List[Any]] = None
-_measures: Dict[str, Any] = {}
+_views: Optional[List[Untyped]] = None
+_measures: Dict[str, object] = {}
 _views_lock = threading.Lock()
 
 
-def _make_views() -> List[Any]:
+def _make_views() -> List[Untyped]:
     from opencensus.stats import aggregation, measure, view
 
     class _View(view.View):  # type: ignore[misc]
@@ -207,7 +208,7 @@ def _make_views() -> List[Any]:
         """
 
         @property
-        def measure(self) -> Any:
+        def measure(self) -> Untyped:
             _enable()
             return self._measure
 
@@ -221,7 +222,7 @@ def _make_views() -> List[Any]:
     return result
 
 
-def observability_metric_views() -> List[Any]:
+def observability_metric_views() -> List[Untyped]:
     """The 8 views (Go's ``ObservabilityMetricViews``); imports opencensus."""
     global _views
     with _views_lock:
@@ -239,7 +240,7 @@ def register_views() -> None:
         manager.register_view(v)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> Untyped:
     if name == "OBSERVABILITY_METRIC_VIEWS":
         return observability_metric_views()
     if name == "ENABLED":  # whether recording is on (for any world)
@@ -266,7 +267,7 @@ class _OpenCensusSink:
     def fold(self, batch: _recorder.Batch) -> None:
         if "opencensus.stats.stats" not in sys.modules:
             return
-        batches: List[Tuple[str, Tags, List[Any]]] = []
+        batches: List[Tuple[str, Tags, List[Untyped]]] = []
         for s, written, read, latency, failed in batch.commands:
             tags = ((KEY_COMMAND, s.cmd),) + s.tags
             if written:
@@ -285,7 +286,7 @@ class _OpenCensusSink:
         from opencensus.stats import stats as stats_module
 
         mtvm = stats_module.stats.view_manager.measure_to_view_map
-        touched: Dict[int, Any] = {}
+        touched: Dict[int, Untyped] = {}
         for measure, tags, values in batches:
             registered = mtvm._registered_measures.get(measure)
             if registered is None or registered is not _measures.get(measure):
@@ -322,7 +323,7 @@ class _OpenCensusSink:
 _SINK = _OpenCensusSink()
 
 
-def _fold(data: Any, values: Sequence[Any]) -> None:
+def _fold(data: Untyped, values: Sequence[Untyped]) -> None:
     """Add ``values`` to an opencensus AggregationData as if each were ``add_sample``-ed."""
     from opencensus.stats import aggregation_data as ad
 
@@ -339,7 +340,7 @@ def _fold(data: Any, values: Sequence[Any]) -> None:
             data.add_sample(v, None, None)
 
 
-def _fold_distribution(data: Any, values: Sequence[Any]) -> None:
+def _fold_distribution(data: Untyped, values: Sequence[Untyped]) -> None:
     """Merge a batch into a distribution: bucket counts and count exactly, mean and
     sum of squared deviations by the parallel form of Welford's update (Chan et al.).
     Integer samples (byte sizes) are summed exactly before the one rounding."""
@@ -411,7 +412,7 @@ class Span:
     __slots__ = ("tracer", "name", "span_id", "parent_span_id", "attributes", "start", "status",
                  "annotations", "_token")
 
-    def __init__(self, tracer: Any, name: str, attributes: Dict[str, Any]) -> None:
+    def __init__(self, tracer: Untyped, name: str, attributes: Dict[str, object]) -> None:
         self.tracer = tracer
         self.name = name
         self.span_id = "%016x" % _random_bits(64)
@@ -422,8 +423,8 @@ class Span:
             current = sys.modules["opencensus.trace.execution_context"].get_current_span()
             self.parent_span_id = current.span_id if current is not None else tracer.span_context.span_id
         self.attributes = attributes
-        self.status: Any = None
-        self.annotations: List[Any] = []
+        self.status: Untyped = None
+        self.annotations: List[Untyped] = []
         self.start = time.time()
         self._token = _current_span.set(self)
 
@@ -434,7 +435,7 @@ class Span:
         code = 4 if isinstance(exc, TimeoutError) else 2  # DEADLINE_EXCEEDED or UNKNOWN
         self.status = Status(code, f"{error_detail(exc)}: {_safe_message(exc)}")
 
-    def event(self, name: str, **attributes: Any) -> None:
+    def event(self, name: str, **attributes: _recorder.AttributeValue) -> None:
         """A timed annotation (an event) on this span."""
         from opencensus.trace.attributes import Attributes
         from opencensus.trace.time_event import Annotation
@@ -457,10 +458,10 @@ class Span:
                 _log.exception("redigo_py: a trace exporter failed")
 
 
-_SPAN_TYPES: List[Any] = []
+_SPAN_TYPES: List[Untyped] = []
 
 
-def _span_types() -> List[Any]:
+def _span_types() -> List[Untyped]:
     """(SpanData, SpanKind.CLIENT), imported once: an import statement per span costs."""
     if not _SPAN_TYPES:
         from opencensus.trace.span import SpanKind
@@ -476,11 +477,11 @@ def _safe_message(exc: BaseException) -> str:
     return "(message withheld: it may echo arguments)" if "args beginning with" in text else text
 
 
-_tracer_var: "Optional[ContextVar[Any]]" = None  # opencensus's context variable of the current tracer
-_last_decision: Tuple[Any, Any] = (None, None)  # (tracer, tracer if it samples else None)
+_tracer_var: "Optional[ContextVar[Untyped]]" = None  # opencensus's context variable of the current tracer
+_last_decision: Tuple[Untyped, Untyped] = (None, None)  # (tracer, tracer if it samples else None)
 
 
-def _sampled_tracer() -> Any:
+def _sampled_tracer() -> Untyped:
     """The current opencensus tracer if it samples its trace, else None.
 
     Called on every command, so it reads opencensus's context variable
@@ -511,7 +512,7 @@ class _OpenCensusTracing:
     """opencensus's spans for the recorder's tracer seam: ``redis.Conn.<CMD>``, one span per
     ``send``/``flush``/``receive``/``close``, under the current tracer when it samples."""
 
-    def command(self, conn: "Exchange", command: Any, args: Sequence[Any]) -> Optional[Span]:
+    def command(self, conn: "Exchange", command: object, args: Sequence[object]) -> Optional[Span]:
         tracer = _sampled_tracer()
         if tracer is None:
             return None
@@ -528,7 +529,7 @@ class _OpenCensusTracing:
             return None
         return Span(tracer, "redis.Conn." + method, _attributes(conn))
 
-    def operation(self, name: str, attributes: Dict[str, Any]) -> Optional[Span]:
+    def operation(self, name: str, attributes: Dict[str, object]) -> Optional[Span]:
         tracer = _sampled_tracer()
         if tracer is None:
             return None
@@ -539,7 +540,7 @@ class _OpenCensusTracing:
         return None
 
 
-def _attributes(conn: "Exchange") -> Dict[str, Any]:
+def _attributes(conn: "Exchange") -> Dict[str, object]:
     """The connection's server attributes, and its ``default_attributes`` (the fork's option)."""
     attrs = _recorder.conn_attributes(conn)
     if conn.default_attributes:

@@ -418,7 +418,7 @@ class _Span:
         self.span.set_attributes(attributes)
         self.span.set_status(status)
 
-    def event(self, name: str, **attributes: Any) -> None:
+    def event(self, name: str, **attributes: _recorder.AttributeValue) -> None:
         self.span.add_event(name, attributes)
 
     def end(self) -> None:
@@ -453,7 +453,7 @@ class _LeanSpan:
         attributes, self.status = _failure(exc)
         self.attributes.update(attributes)
 
-    def event(self, name: str, **attributes: Any) -> None:
+    def event(self, name: str, **attributes: _recorder.AttributeValue) -> None:
         from opentelemetry.sdk.trace import Event
 
         self.events.append(Event(name, attributes))
@@ -512,7 +512,7 @@ class _LazySpan:
     def fail(self, exc: BaseException) -> None:
         self._real().fail(exc)
 
-    def event(self, name: str, **attributes: Any) -> None:
+    def event(self, name: str, **attributes: _recorder.AttributeValue) -> None:
         self._real().event(name, **attributes)
 
     def end(self) -> None:
@@ -591,7 +591,7 @@ class _OtelTracing:
         parent = self.current()
         return parent if parent is not None and parent.is_recording() else None
 
-    def command(self, conn: "Exchange", command: Any, args: Sequence[Any]) -> Optional[_LeanSpan]:
+    def command(self, conn: "Exchange", command: object, args: Sequence[object]) -> Optional[_LeanSpan]:
         parent = self._recording_parent()
         if parent is None:
             return None

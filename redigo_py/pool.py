@@ -584,6 +584,10 @@ class Pool(PoolBase[Conn]):
             self._discard(pc, _rec.STATE_COMPLETE)
 
 
+#: A pool of either kind of connection, as the metrics read them (redigo_py.aio's pool too).
+EitherPool = Union[PoolBase[Conn], PoolBase[AsyncConn]]
+
+
 def _refused(err: BaseException) -> BaseException:
     """Count a borrow the pool itself refused (closed, exhausted, context ended)."""
     _rec.record_error("POOL.GET", _rec.KIND_POOL_GET, _rec.error_detail(err))
