@@ -28,6 +28,7 @@ from ._conn import NetConn, dial, dial_context, dial_url, dial_url_context
 from ._pool import ErrorConn, Pool, PooledConn
 from ._pubsub import PubSubConn
 from ._script import Script
+from . import cluster
 
 __all__ = [
     "Conn",
@@ -42,6 +43,7 @@ __all__ = [
     "PubSubConn",
     "Script",
     "Subscription",
+    "cluster",
     "dial",
     "dial_context",
     "dial_url",

@@ -1,14 +1,14 @@
-"""What every room of the cluster package shares: constants, the background-error sources,
-the "closed" error."""
+"""What every room of the cluster package shares (and :mod:`redigo_py.aio.cluster` with it):
+constants, the background-error sources, redisc's error texts."""
 
 from __future__ import annotations
 
 import enum
 import random
-from typing import List, Tuple
+from typing import Any, Callable, List, Sequence, Tuple
 
 from .. import context as _context
-from ..errors import ConnectionError
+from ..errors import ConnectionError, RedigoError
 from ..protocols import Conn as RedisConn
 
 HASH_SLOTS = 16384
@@ -40,6 +40,27 @@ _rnd = random.Random()
 def _closed() -> ConnectionError:
     """A fresh "redisc: closed" error: one raised object per caller, so no shared traceback."""
     return ConnectionError(_CLOSED)
+
+
+def _node_failures(head: str, failures: Sequence[Tuple[str, BaseException]]) -> RedigoError:
+    """``head``, then one "address: error" line per node tried: what failed where, in one error."""
+    return RedigoError("\n".join([head, *(f"{addr}: {exc}" for addr, exc in failures)]))
+
+
+def _node_method(rc: Any, method: str, interface: str) -> Callable[..., Any]:
+    """The node connection's ``method`` of an optional interface, or redisc's "does not support"."""
+    call = getattr(rc, method, None)
+    if call is None:
+        raise RedigoError(f"redisc: connection does not support {interface}")
+    return call  # type: ignore[no-any-return]  # getattr: the interface's method
+
+
+def _conn_method(conn: Any, method: str, go_name: str) -> Callable[..., Any]:
+    """``conn``'s ``bind``/``read_only`` for the module-level helpers, or redisc's "no ... method"."""
+    call = getattr(conn, method, None)
+    if call is None:
+        raise RedigoError(f"redisc: no {go_name} method")
+    return call  # type: ignore[no-any-return]  # getattr: a cluster conn's method
 
 
 def _close_quietly(conn: RedisConn) -> None:

@@ -1,25 +1,118 @@
-"""A connection to the cluster: binds to a node on its first command (redisc's ``conn.go``)."""
+"""A connection to the cluster: binds to a node on its first command (redisc's ``conn.go``).
+
+:class:`ConnBase` is the part without I/O, shared with :mod:`redigo_py.aio.cluster`.
+"""
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Optional, Sequence, Tuple, TypeVar, Union
 
 from .. import _fork
 from .. import context as _context
 from ..errors import Error, RedigoError
 from ..protocols import Conn as RedisConn
 from .._exchange import again as _again
-from ._common import _ALREADY_BOUND, _BACKGROUND, RETRY_CLOSE_CONN, _close_quietly, _closed
+from ._common import (
+    _ALREADY_BOUND,
+    _BACKGROUND,
+    RETRY_CLOSE_CONN,
+    _close_quietly,
+    _closed,
+    _conn_method,
+    _node_method,
+)
 from ._hash import _cmd_slot, slot
 from ._redir import RedirError, parse_redir
 
 if TYPE_CHECKING:
-    from ._cluster import Cluster
+    from ._cluster import Cluster, ClusterBase
+
+# -- what the blocking and the asyncio cluster conn share ---------------------------
+
+CL = TypeVar("CL", bound="ClusterBase[Any]")
+
+
+def _keys_slot(keys: Sequence[Any]) -> int:
+    """The one slot of ``keys`` for ``bind`` (-1, any node, without keys); keys of two slots are refused."""
+    slot_ = -1
+    for key in keys:
+        s = slot(key)
+        if slot_ != -1 and s != slot_:
+            raise RedigoError("redisc: keys do not belong to the same slot")
+        slot_ = s
+    return slot_
+
+
+class ConnBase(Generic[CL]):
+    """What :class:`Conn` and :class:`redigo_py.aio.cluster.Conn` share: the binding state
+    (the node connection, its address, read-only or not, the conn's own error) and the
+    decisions that need no I/O: read-only's refusals, where a redirect leads, what a
+    MOVED does to the cluster's map."""
+
+    __slots__ = ("_cluster", "_force_dial", "_read_only", "_bound_addr", "_err", "_rc", "__weakref__")
+
+    _NAME: ClassVar[str]  # the class as __repr__ names it
+
+    def __init__(self, cluster: CL, force_dial: bool = False, *, bound_addr: Optional[str] = None,
+                 rc: Any = None, err: Optional[BaseException] = None) -> None:
+        self._cluster = cluster
+        self._force_dial = force_dial
+        self._read_only = False
+        self._bound_addr = bound_addr
+        self._err = err
+        self._rc = rc
+
+    @property
+    def bound_addr(self) -> Optional[str]:
+        """The address of the node this conn is bound to, or None before it binds.
+
+        Not in redisc's API (there it is a private field): for logs and
+        diagnostics, "which node served this".
+        """
+        return self._bound_addr
+
+    def _set_read_only(self, binding: bool) -> None:
+        """Make the conn read-only: refused once it is closed, bound or (``binding``) binding."""
+        if self._err is not None:
+            raise _again(self._err)
+        if binding or self._rc is not None:
+            raise RedigoError(_ALREADY_BOUND)
+        self._read_only = True
+
+    def _redirect_read_only(self, redir: RedirError) -> bool:
+        """Whether the retry after a MOVED may stay on a replica (the MOVED has already
+        pointed the slot at its new node)."""
+        if self._read_only and self._bound_addr in self._cluster._mapping[redir.new_slot]:
+            # The slot's node set did not change: the replica refused the
+            # command (a write), so its master must serve it.
+            return False
+        return self._read_only
+
+    def _redirected(self, exc: Error) -> Optional[RedirError]:
+        """A MOVED/ASK reply as a RedirError; a MOVED fixes the cluster's map first."""
+        redir = parse_redir(exc)
+        if redir is not None and redir.type == "MOVED":
+            self._cluster._needs_refresh(redir)
+        return redir
+
+    def err(self) -> Optional[BaseException]:
+        """Why the conn is unusable (closed, or its node connection failed), or None."""
+        err = self._err
+        if err is None and self._rc is not None:
+            err = self._rc.err()
+        return err
+
+    def __repr__(self) -> str:
+        where = self._bound_addr or "unbound"
+        state = "ok" if self._err is None else repr(self._err)
+        mode = " readonly" if self._read_only else ""
+        return f"<{self._NAME} {where}{mode} {state}>"
+
 
 # -- the cluster conn ----------------------------------------------------------------
 
-class Conn:
+class Conn(ConnBase["Cluster"]):
     """A connection to a cluster (redisc's ``Conn``), made by ``Cluster.get``/``dial``.
 
     It binds to one node on its first ``do``/``send``/``receive`` (the node of
@@ -30,31 +123,19 @@ class Conn:
     ``flush``, ``err`` and ``close`` take the conn's own lock.
     """
 
-    __slots__ = ("_cluster", "_force_dial", "_lock", "_read_only", "_bound_addr", "_err", "_rc", "__weakref__")
+    __slots__ = ("_lock",)
+
+    _NAME = "redigo_py.cluster.Conn"
 
     def __init__(self, cluster: Cluster, force_dial: bool = False, *, bound_addr: Optional[str] = None,
                  rc: Any = None, err: Optional[BaseException] = None) -> None:
-        self._cluster = cluster
-        self._force_dial = force_dial
+        super().__init__(cluster, force_dial, bound_addr=bound_addr, rc=rc, err=err)
         self._lock = threading.Lock()
-        self._read_only = False
-        self._bound_addr = bound_addr
-        self._err = err
-        self._rc = rc
         _fork.track(self)
 
     def _forked(self) -> None:
         """In a forked child: a fresh lock (the node connection fails on its own, as inherited)."""
         self._lock = threading.Lock()
-
-    @property
-    def bound_addr(self) -> Optional[str]:
-        """The address of the node this conn is bound to, or None before it binds.
-
-        Not in redisc's API (there it is a private field): for logs and
-        diagnostics, "which node served this".
-        """
-        return self._bound_addr
 
     # -- binding ---------------------------------------------------------------
 
@@ -76,13 +157,7 @@ class Conn:
         The keys must share a slot (use a ``{tag}``); a conn binds once.
         Either mistake raises and leaves the conn as it was.
         """
-        slot_ = -1
-        for key in keys:
-            s = slot(key)
-            if slot_ != -1 and s != slot_:
-                raise RedigoError("redisc: keys do not belong to the same slot")
-            slot_ = s
-        if not self._bind(slot_, _BACKGROUND)[1]:
+        if not self._bind(_keys_slot(keys), _BACKGROUND)[1]:
             raise RedigoError(_ALREADY_BOUND)
 
     def read_only(self) -> None:
@@ -91,12 +166,8 @@ class Conn:
         A replica may lag its master, and a write sent on such a conn comes
         back as a MOVED to the master.
         """
-        with self._lock:
-            if self._err is not None:
-                raise _again(self._err)
-            if self._rc is not None:
-                raise RedigoError(_ALREADY_BOUND)
-            self._read_only = True
+        with self._lock:  # a bind in progress holds it: the conn is bound once it is free
+            self._set_read_only(False)
 
     # -- what retry_conn asks of a conn --------------------------------------------------
 
@@ -104,13 +175,9 @@ class Conn:
         """The node connection to retry on after ``redir``, its address, and whether it is
         read-only (a MOVED has already pointed the slot at its new node)."""
         cluster = self._cluster
-        read_only = self._read_only
-        if read_only and self._bound_addr in cluster._mapping[redir.new_slot]:
-            # The slot's node set did not change: the replica refused the
-            # command (a write), so its master must serve it.
-            read_only = False
         if redir.type == "ASK":
             return cluster._conn_for_addr(redir.addr, self._force_dial, _BACKGROUND), redir.addr, False
+        read_only = self._redirect_read_only(redir)
         conn, addr = cluster._conn_for_slot(redir.new_slot, self._force_dial, read_only, _BACKGROUND)
         return conn, addr, read_only
 
@@ -126,13 +193,6 @@ class Conn:
             self._rc, self._bound_addr, self._read_only = conn, addr, read_only
         if close_err is not None and self._cluster.bg_error is not None:
             self._cluster.bg_error(RETRY_CLOSE_CONN, close_err)
-
-    def _redirected(self, exc: Error) -> Optional[RedirError]:
-        """A MOVED/ASK reply as a RedirError; a MOVED fixes the cluster's map first."""
-        redir = parse_redir(exc)
-        if redir is not None and redir.type == "MOVED":
-            self._cluster._needs_refresh(redir)
-        return redir
 
     # -- redigo's Conn -------------------------------------------------------------
 
@@ -160,9 +220,7 @@ class Conn:
         rc = self._rc
         if rc is None or self._err is not None:
             rc = self._bind(slot_, ctx)[0]
-        call = getattr(rc, method, None)
-        if call is None:
-            raise RedigoError(f"redisc: connection does not support {interface}")
+        call = _node_method(rc, method, interface)
         try:
             return call(*args)
         except Error as exc:
@@ -222,13 +280,6 @@ class Conn:
         """``receive`` bounded by ``ctx``."""
         return self._call(-1, ctx, "receive_context", "ConnWithContext", ctx)
 
-    def err(self) -> Optional[BaseException]:
-        """Why the conn is unusable (closed, or its node connection failed), or None."""
-        err = self._err
-        if err is None and self._rc is not None:
-            err = self._rc.err()
-        return err
-
     def close(self) -> None:
         """Release the node connection (READWRITE first on a read-only one); a second call does nothing."""
         with self._lock:
@@ -267,26 +318,14 @@ class Conn:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def __repr__(self) -> str:
-        where = self._bound_addr or "unbound"
-        state = "ok" if self._err is None else repr(self._err)
-        mode = " readonly" if self._read_only else ""
-        return f"<redigo_py.cluster.Conn {where}{mode} {state}>"
-
 
 # -- helpers on any conn ---------------------------------------------------------------
 
 def bind_conn(conn: RedisConn, *keys: Any) -> None:
     """``conn.bind(*keys)`` for a conn that has it (redisc's ``BindConn``)."""
-    bind = getattr(conn, "bind", None)
-    if bind is None:
-        raise RedigoError("redisc: no Bind method")
-    bind(*keys)
+    _conn_method(conn, "bind", "Bind")(*keys)
 
 
 def read_only_conn(conn: RedisConn) -> None:
     """``conn.read_only()`` for a conn that has it (redisc's ``ReadOnlyConn``)."""
-    read_only = getattr(conn, "read_only", None)
-    if read_only is None:
-        raise RedigoError("redisc: no ReadOnly method")
-    read_only()
+    _conn_method(conn, "read_only", "ReadOnly")()

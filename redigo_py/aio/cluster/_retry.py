@@ -1,0 +1,85 @@
+"""Following MOVED and ASK, retrying TRYAGAIN, for asyncio (redisc's ``retry_conn.go``, awaited).
+
+The attempt budget and the error texts are the blocking retry conn's
+(:class:`redigo_py.cluster._retry.RetryConnBase`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Union
+
+from ...cluster._redir import RedirError, is_try_again
+from ...cluster._retry import RetryConnBase, _not_a_conn, _too_many, _unsupported
+from ...errors import Error
+from ...protocols import AsyncConn
+from ._conn import Conn
+
+
+def retry_conn(conn: AsyncConn, max_attempts: int, try_again_delay: float) -> "RetryConn":
+    """Wrap a cluster conn so that ``do`` follows MOVED and ASK and retries TRYAGAIN.
+
+    At most ``max_attempts`` attempts (<= 0: no limit), then
+    ``RedigoError("redisc: too many attempts")``; ``try_again_delay`` seconds
+    between TRYAGAIN retries. Only ``do``, ``err`` and ``close`` work on it:
+    a pipeline cannot be replayed on another node.
+    """
+    if not isinstance(conn, Conn):
+        raise _not_a_conn()
+    return RetryConn(conn, max_attempts, try_again_delay)
+
+
+class RetryConn(RetryConnBase[Conn]):
+    """What :func:`retry_conn` returns (redisc's ``retryConn``, awaited); an async context
+    manager that closes the conn it wraps."""
+
+    __slots__ = ()
+
+    _NAME = "redigo_py.aio.cluster retry"
+
+    async def do(self, command: Union[str, bytes], *args: Any) -> Any:
+        """``do`` on the right node: a MOVED rebinds to the slot's new node, an ASK to the
+        migration target (with ASKING just before the command), a TRYAGAIN waits and retries.
+
+        What it needs of the conn is :meth:`Conn.redirect_target` and
+        :meth:`Conn.rebind`: the conn's own fields stay the conn's.
+        """
+        c = self._c
+        attempts = 0
+        asking = False
+        while self._may_try(attempts):
+            if asking:
+                await c.send("ASKING")
+                asking = False
+            try:
+                return await c.do(command, *args)
+            except RedirError as redir:
+                conn, addr, read_only = await c.redirect_target(redir)
+                asking = redir.type == "ASK"
+            except Error as exc:
+                if not is_try_again(exc):
+                    raise
+                await asyncio.sleep(self._try_again_delay)  # the migration's progress is the server's
+                attempts += 1
+                continue
+            await c.rebind(conn, addr, read_only)
+            attempts += 1
+        raise _too_many()
+
+    async def close(self) -> None:
+        await self._c.close()
+
+    async def send(self, command: Union[str, bytes], *args: Any) -> None:
+        raise _unsupported("Send")
+
+    async def receive(self) -> Any:
+        raise _unsupported("Receive")
+
+    async def flush(self) -> None:
+        raise _unsupported("Flush")
+
+    async def __aenter__(self) -> "RetryConn":
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
