@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 demo: $(STAMP)
-	$(PY) -m redigo_py demo
+	$(PY) -m harness demo
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_core.py

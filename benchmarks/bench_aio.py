@@ -30,7 +30,7 @@ import redis.asyncio as redispy
 from redis._parsers import _AsyncHiredisParser, _AsyncRESP2Parser
 
 from redigo_py import aio
-from redigo_py._server import RedisServer
+from _harness import RedisServer
 
 KEY = "bench:aio:key"
 VALUE = b"x" * 100

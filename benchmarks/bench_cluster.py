@@ -33,7 +33,7 @@ from redis._parsers import _RESP2Parser  # noqa: E402
 from redis.cluster import RedisCluster as RedisPyCluster  # noqa: E402
 
 from redigo_py import cluster as redisc  # noqa: E402
-from redigo_py._server import RedisCluster  # noqa: E402
+from _harness import RedisCluster  # noqa: E402
 from redigo_py.conn import dial  # noqa: E402
 from redigo_py.pool import Pool  # noqa: E402
 

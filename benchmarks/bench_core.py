@@ -32,7 +32,7 @@ from redis._parsers import _HiredisParser, _RESP2Parser
 from _timing import per_op
 
 import redigo_py
-from redigo_py._server import RedisServer
+from _harness import RedisServer
 
 Op = Callable[[], object]
 

@@ -26,7 +26,7 @@ import time
 from types import SimpleNamespace
 from typing import Callable, Dict, List
 
-from redigo_py._server import RedisServer
+from _harness import RedisServer
 from redigo_py.conn import Conn, dial
 
 KEY = "bench:guards"

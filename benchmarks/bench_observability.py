@@ -45,7 +45,7 @@ from bench_otel import DropMetrics, DropSpans, instrumented
 import redigo_py as redis
 from redigo_py import _recorder
 from redigo_py import observability as obs
-from redigo_py._server import RedisServer
+from _harness import RedisServer
 
 
 class DropExporter(base_exporter.Exporter):  # type: ignore[misc]

@@ -28,7 +28,7 @@ from _timing import per_op, per_op_cpu
 
 import redigo_py as redis
 from redigo_py import otel
-from redigo_py._server import RedisServer
+from _harness import RedisServer
 
 
 class DropMetrics(MetricExporter):

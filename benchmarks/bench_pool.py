@@ -18,7 +18,7 @@ from typing import Callable, List
 
 import redis as redispy
 
-from redigo_py._server import RedisServer
+from _harness import RedisServer
 from redigo_py.conn import dial
 from redigo_py.pool import Pool
 

@@ -19,7 +19,7 @@ from typing import Callable, Iterator, List, Optional
 import pytest
 
 import redigo_py as redis
-from redigo_py._server import RedisServer
+from harness.server import RedisServer
 
 from .otlp_receiver import otlp_receiver  # noqa: F401 - fixture
 from .prometheus_server import prometheus, prometheus_binary  # noqa: F401 - fixtures

@@ -20,7 +20,7 @@ import pytest
 
 import redigo_py as redis
 from redigo_py import aio, context
-from redigo_py._server import RedisServer
+from harness.server import RedisServer
 
 from .conftest import SECRET, ScriptedServer, read_command
 

@@ -18,11 +18,11 @@ import pytest
 
 import redigo_py as redis
 from redigo_py import aio, context
-from redigo_py._server import RedisServer
+from harness.server import RedisServer
 from redigo_py.aio import cluster as redisc
 from redigo_py.pool import PoolStats
 
-from .cluster_fixtures import RedisCluster, command, unused_address
+from harness.sentinel import RedisCluster, command, unused_address
 from .test_aio import run
 
 DIAL_OPTIONS = {"connect_timeout": 2, "read_timeout": 5, "write_timeout": 5}

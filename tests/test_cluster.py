@@ -24,10 +24,10 @@ import pytest
 import redigo_py as redis
 from redigo_py import context
 from redigo_py import cluster as redisc
-from redigo_py._server import RedisServer
+from harness.server import RedisServer
 from redigo_py.pool import Pool, PoolStats
 
-from .cluster_fixtures import RedisCluster, command, poll, unused_address
+from harness.sentinel import RedisCluster, command, poll, unused_address
 from .conftest import ScriptedServer, read_command
 
 DIAL_OPTIONS = {"connect_timeout": 2, "read_timeout": 5, "write_timeout": 5}

@@ -175,7 +175,7 @@ def test_dial_unknown_network(server: Any) -> None:
 
 
 def test_dial_refused_is_connection_error() -> None:
-    from redigo_py._server import free_port
+    from harness.server import free_port
     with pytest.raises(redis.ConnectionError, match="dial tcp"):
         redis.dial("tcp", f"127.0.0.1:{free_port()}")
 

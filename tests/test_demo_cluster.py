@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import List, Sequence
 
-from .cluster_fixtures import poll
+from harness.sentinel import poll
 from .test_exporters import ZSCAN_LINE, assert_table_and_tree, run
 
 STARTED = re.compile(r"started a throwaway 3-master Redis Cluster at (\S+), (\S+), (\S+) \(")

@@ -27,9 +27,9 @@ from typing import Iterator
 import pytest
 
 import redigo_py as redis
-from redigo_py._server import RedisCluster, RedisServer, command
+from harness.server import RedisCluster, RedisServer, command
 
-from .cluster_fixtures import SentinelDeployment
+from harness.sentinel import SentinelDeployment
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

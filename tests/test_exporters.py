@@ -21,7 +21,7 @@ from opencensus.trace.tracer import Tracer
 
 import redigo_py as redis
 from redigo_py import observability as obs
-from redigo_py._server import RedisServer, free_port
+from harness.server import RedisServer, free_port
 from redigo_py.exporters import ConsoleStatsExporter, ConsoleTraceExporter, import_stackdriver_trace, percentile
 from redigo_py.resp import encode
 
@@ -319,7 +319,7 @@ def test_demo_through_opentelemetry() -> None:
 def test_demo_exports_to_stackdriver(tmp_path: Path) -> None:
     out = tmp_path / "recorded.json"
     output = run([str(Path(fake_stackdriver.__file__)), str(out), "redigo_py/__main__.py", "demo",
-                   "--stackdriver-project", "census-demos"], {})
+                   "--stackdriver-project", "census-demos"], {"PYTHONPATH": str(ROOT)})  # the harness
     assert ZSCAN_LINE in output and "exported to Stackdriver project census-demos" in output
     assert_table_and_tree(output)
     recorded = json.loads(out.read_text())

@@ -35,7 +35,7 @@ import pytest
 
 import redigo_py as redis
 from redigo_py import context, resp
-from redigo_py._server import RedisServer, free_port
+from harness.server import RedisServer, free_port
 from redigo_py.errors import ProtocolError, RedigoError
 from redigo_py.pool import Pool
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import redigo_py as redis
 from redigo_py import context
-from redigo_py._server import RedisServer
+from harness.server import RedisServer
 from redigo_py.errors import Error
 from redigo_py.log import _go_float, _print_value, new_logging_conn, new_logging_conn_filter, redact_args
 

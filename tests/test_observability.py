@@ -151,7 +151,7 @@ def test_error_kinds_are_bounded(views: Dict[str, Any], scripted: Callable[..., 
 
 
 def test_dial_error_is_counted(views: Dict[str, Any]) -> None:
-    from redigo_py._server import free_port
+    from harness.server import free_port
     with pytest.raises(redis.ConnectionError):
         redis.dial("tcp", f"127.0.0.1:{free_port()}")
     assert counts(views, "redis/client/errors") == {("DIAL", "ConnectionError", "dial"): 1}

@@ -35,7 +35,7 @@ from opentelemetry.trace import SpanKind, StatusCode  # noqa: E402
 
 import redigo_py as redis  # noqa: E402
 from redigo_py import _recorder, context, otel  # noqa: E402
-from redigo_py._server import RedisServer, free_port  # noqa: E402
+from harness.server import RedisServer, free_port  # noqa: E402
 from redigo_py.resp import encode  # noqa: E402
 
 from .otlp_receiver import OtlpReceiver, attributes, data_points  # noqa: E402

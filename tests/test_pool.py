@@ -17,7 +17,7 @@ import pytest
 
 import redigo_py.pool as pool_module
 from redigo_py import context
-from redigo_py._server import RedisServer
+from harness.server import RedisServer
 from redigo_py.commandinfo import (
     MONITOR_STATE,
     MULTI_STATE,

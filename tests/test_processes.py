@@ -21,7 +21,7 @@ from opencensus.stats import stats as stats_module
 
 import redigo_py as redis
 from redigo_py import observability as obs
-from redigo_py._server import RedisServer
+from harness.server import RedisServer
 from redigo_py.pool import Pool
 
 ECHOES = 2000

@@ -15,7 +15,7 @@ import pytest
 
 import redigo_py as redis
 from redigo_py import cluster as redisc
-from redigo_py._server import RedisServer
+from harness.server import RedisServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -20,7 +20,7 @@ import redigo_py as redis
 from redigo_py import sentinel
 from redigo_py.pool import Pool
 
-from .cluster_fixtures import SentinelDeployment, command, poll, sentinel_dial, unused_address
+from harness.sentinel import SentinelDeployment, command, poll, sentinel_dial, unused_address
 from .conftest import ScriptedServer, read_command
 
 MASTER = SentinelDeployment.master_name

@@ -21,7 +21,7 @@ import pytest
 
 import redigo_py as redis
 from redigo_py import observability as obs
-from redigo_py._server import RedisServer, free_port
+from harness.server import RedisServer, free_port
 
 from .otlp_receiver import OtlpReceiver, attributes, data_points
 from .prometheus_server import PrometheusServer

@@ -16,7 +16,7 @@ from typing import Any, Iterator, Tuple
 import pytest
 
 import redigo_py as redis
-from redigo_py._server import RedisServer
+from harness.server import RedisServer
 
 
 def _openssl(*args: str, cwd: str) -> None:

