@@ -58,13 +58,45 @@ import logging
 from contextvars import ContextVar
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Collection, Dict, List, Optional, Sequence, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Collection,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Protocol,
+    Sequence,
+    Tuple,
+    TypedDict,
+    TypeVar,
+    Union,
+)
 
 from . import _recorder
 from .errors import Error
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the SDK is typed; it is imported at run time only once instrumented
+    from contextvars import Token
+
+    from opentelemetry.context import Context
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import MetricReader, MetricsData, ScopeMetrics
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import Event
+    from opentelemetry.sdk.trace import Tracer as SdkTracer
+    from opentelemetry.trace import Span, SpanContext, Status, TraceState, Tracer, TracerProvider
+    from opentelemetry.util.types import AttributeValue
+
     from ._exchange import Exchange
+
+    class _Collect(Protocol):
+        """A reader's collection callback, as the SDK calls it (its annotation of
+        ``MetricReader._collect`` says ``(reader, temporality) -> metrics``)."""
+
+        def __call__(self, reader: MetricReader, timeout_millis: float = ...) -> Optional[MetricsData]: ...
 
 __all__ = ["instrument", "uninstrument", "RedigoInstrumentor", "DURATION_BOUNDS_S", "BYTES_BOUNDS"]
 
@@ -86,7 +118,8 @@ BYTES_BOUNDS: Tuple[float, ...] = (
 # (integers), and only a series' sum, min and max are turned into seconds, when collected.
 _DURATION_BOUNDS_NS: Tuple[int, ...] = tuple(round(b * 1e9) for b in DURATION_BOUNDS_S)
 _STORED_PROCEDURES = frozenset(("EVALSHA", "EVALSHA_RO", "FCALL", "FCALL_RO"))
-Attrs = Tuple[Tuple[str, Any], ...]
+Attrs = Tuple[Tuple[str, _recorder.AttributeValue], ...]
+_K = TypeVar("_K")  # a series' key: its attributes, or a pool's name
 
 
 def _version() -> str:
@@ -197,7 +230,8 @@ class _OtelSink:
         for hook in _state.get("hooks", ()):
             hook.last = None
 
-    def scope_metrics(self, delta_from: Optional["_Snapshot"], reader: Optional[int] = None) -> Tuple[Any, "_Snapshot"]:
+    def scope_metrics(self, delta_from: Optional["_Snapshot"],
+                      reader: Optional[int] = None) -> Tuple["ScopeMetrics", "_Snapshot"]:
         """This library's ``ScopeMetrics`` now (deltas against ``delta_from`` if given), and the
         snapshot a delta reader's next collection subtracts."""
         from opentelemetry.sdk.metrics.export import (
@@ -223,9 +257,9 @@ class _OtelSink:
                        else AggregationTemporality.CUMULATIVE)
         start = delta_from.time_ns if delta_from is not None else self.start_ns
 
-        def histogram(name: str, unit: str, description: str, series: Dict[Any, _Hist],
-                      before: Optional[Dict[Any, _Hist]], bounds: Sequence[float],
-                      attrs_of: Any) -> Optional[Any]:
+        def histogram(name: str, unit: str, description: str, series: Dict[_K, _Hist],
+                      before: Optional[Dict[_K, _Hist]], bounds: Sequence[float],
+                      attrs_of: Callable[[_K], Attrs]) -> Optional[Metric]:
             scale = 1e-9 if unit == "s" else 1  # durations were kept in nanoseconds
             points = []
             for key, h in series.items():
@@ -243,7 +277,8 @@ class _OtelSink:
             return Metric(name=name, description=description, unit=unit,
                           data=Histogram(data_points=points, aggregation_temporality=temporality))
 
-        def updown(name: str, unit: str, description: str, values: List[Tuple[Dict[str, Any], int]]) -> Any:
+        def updown(name: str, unit: str, description: str,
+                   values: List[Tuple[Dict[str, str], int]]) -> Optional[Metric]:
             points = [NumberDataPoint(attributes=a, start_time_unix_nano=self.start_ns, time_unix_nano=now,
                                       value=v) for a, v in values]
             # A gauge-like sum is the current value whatever the temporality asked.
@@ -251,7 +286,7 @@ class _OtelSink:
                 data_points=points, aggregation_temporality=AggregationTemporality.CUMULATIVE,
                 is_monotonic=False)) if points else None
 
-        metrics = [
+        metrics: List[Optional[Metric]] = [
             histogram("db.client.operation.duration", "s", "Duration of database client operations.",
                       snapshot.duration, delta_from.duration if delta_from else None, DURATION_BOUNDS_S,
                       lambda key: key),
@@ -283,10 +318,10 @@ class _OtelSink:
                 description="The number of connection timeouts that have occurred trying to obtain a "
                             "connection from the pool.",
                 data=Sum(data_points=timeouts, aggregation_temporality=temporality, is_monotonic=True)))
-        counts: List[Tuple[Dict[str, Any], int]] = []
-        maxes: List[Tuple[Dict[str, Any], int]] = []
-        idle_maxes: List[Tuple[Dict[str, Any], int]] = []
-        pending: List[Tuple[Dict[str, Any], int]] = []
+        counts: List[Tuple[Dict[str, str], int]] = []
+        maxes: List[Tuple[Dict[str, str], int]] = []
+        idle_maxes: List[Tuple[Dict[str, str], int]] = []
+        pending: List[Tuple[Dict[str, str], int]] = []
         for pool in _recorder.pools():
             name = pool._pool_name()
             if not name:
@@ -345,11 +380,12 @@ def _operation_attributes(s: _recorder.CommandSamples) -> Attrs:
 class _ReaderHook:
     """A reader's collection callback, wrapped: the SDK's metrics, plus this library's scope."""
 
-    def __init__(self, reader: Any, sink: _OtelSink, resource: Any) -> None:
+    def __init__(self, reader: MetricReader, sink: _OtelSink, resource: Resource) -> None:
         self.reader = reader
         self.sink = sink
         self.resource = resource
-        self.original = reader._collect
+        # The SDK's annotation of _collect is not how it calls it (see _Collect).
+        self.original: _Collect = reader._collect  # type: ignore[assignment]
         self.last: Optional[_Snapshot] = None
         from opentelemetry.sdk.metrics import Histogram as SdkHistogram
         from opentelemetry.sdk.metrics.export import AggregationTemporality
@@ -361,7 +397,7 @@ class _ReaderHook:
             with sink.lock:
                 sink.delta_readers.append(id(self))
 
-    def __call__(self, reader: Any, timeout_millis: float = 10_000) -> Any:
+    def __call__(self, reader: MetricReader, timeout_millis: float = 10_000) -> Optional[MetricsData]:
         from opentelemetry.sdk.metrics.export import MetricsData, ResourceMetrics
 
         collected = self.original(reader, timeout_millis=timeout_millis)
@@ -386,13 +422,13 @@ class _ReaderHook:
         return MetricsData(resource_metrics=[merged] + list(collected.resource_metrics[1:]))
 
     def remove(self) -> None:
-        if self.reader._collect is self:
-            self.reader._collect = self.original
+        if self.reader._collect is self:  # type: ignore[comparison-overlap]  # see _Collect
+            self.reader._collect = self.original  # type: ignore[assignment]  # see _Collect
 
 
 # -- spans -------------------------------------------------------------------------
 
-def _failure(exc: BaseException) -> Tuple[Dict[str, str], Any]:
+def _failure(exc: BaseException) -> Tuple[Dict[str, str], Status]:
     """The attributes and the status a failure gives a span: error.type, and for an error
     reply db.response.status_code, both its first word (bounded, never the message)."""
     from opentelemetry.trace import Status, StatusCode
@@ -409,7 +445,7 @@ class _Span:
 
     __slots__ = ("span", "token")
 
-    def __init__(self, span: Any, token: Any = None) -> None:
+    def __init__(self, span: Span, token: Optional[Token[Context]] = None) -> None:
         self.span = span
         self.token = token
 
@@ -442,11 +478,12 @@ class _LeanSpan:
 
     __slots__ = ("tracer", "name", "context", "parent", "attributes", "start", "events", "status")
 
-    def __init__(self, tracer: Any, name: str, context: Any, parent: Any, attributes: Dict[str, Any]) -> None:
+    def __init__(self, tracer: SdkTracer, name: str, context: SpanContext, parent: SpanContext,
+                 attributes: Dict[str, AttributeValue]) -> None:
         self.tracer, self.name, self.context, self.parent = tracer, name, context, parent
         self.attributes = attributes
-        self.events: List[Any] = []
-        self.status: Any = None
+        self.events: List[Event] = []
+        self.status: Optional[Status] = None
         self.start = time.time_ns()
 
     def fail(self, exc: BaseException) -> None:
@@ -496,7 +533,7 @@ class _LazySpan:
 
     __slots__ = ("tracer", "name", "attributes", "start_ns", "parent", "span")
 
-    def __init__(self, tracer: Any, name: str, attributes: Dict[str, Any], parent: Any) -> None:
+    def __init__(self, tracer: Tracer, name: str, attributes: Dict[str, object], parent: Context) -> None:
         self.tracer, self.name, self.attributes, self.parent = tracer, name, attributes, parent
         self.start_ns = time.time_ns()
         self.span: Optional[_Span] = None
@@ -505,8 +542,10 @@ class _LazySpan:
         if self.span is None:
             from opentelemetry.trace import SpanKind
 
+            # The recorder's attribute values (str, int) are OpenTelemetry AttributeValues.
             self.span = _Span(self.tracer.start_span(self.name, context=self.parent, kind=SpanKind.CLIENT,
-                                                     attributes=self.attributes, start_time=self.start_ns))
+                                                     attributes=self.attributes,  # type: ignore[arg-type]
+                                                     start_time=self.start_ns))
         return self.span
 
     def fail(self, exc: BaseException) -> None:
@@ -520,9 +559,10 @@ class _LazySpan:
             self.span.end()
 
 
-def _span_attributes(conn: "Exchange", operation: str) -> Dict[str, Any]:
+def _span_attributes(conn: "Exchange", operation: str) -> Dict[str, AttributeValue]:
     """A command or pipeline span's attributes: the server's, and the operation's name."""
-    attrs = _recorder.conn_attributes(conn)
+    # The recorder's attribute values (str, int) are OpenTelemetry AttributeValues.
+    attrs: Dict[str, AttributeValue] = _recorder.conn_attributes(conn)  # type: ignore[assignment]
     if conn.network == "unix":
         attrs["network.transport"] = "unix"
     attrs["db.operation.name"] = operation
@@ -532,14 +572,14 @@ def _span_attributes(conn: "Exchange", operation: str) -> Dict[str, Any]:
 class _OtelTracing:
     """OpenTelemetry's spans for the recorder's tracer seam (see the module docstring)."""
 
-    def __init__(self, tracer: Any, capture_query_text: bool) -> None:
+    def __init__(self, tracer: Tracer, capture_query_text: bool) -> None:
         global _SDK
         from opentelemetry import trace
         from opentelemetry.trace import SpanKind
 
         self.tracer = tracer
         self.capture_query_text = capture_query_text
-        self.current: Callable[[], Any] = trace.get_current_span
+        self.current: Callable[[], Optional[Span]] = trace.get_current_span
         self.client = SpanKind.CLIENT
         _SDK = _SdkNames()
         # Every command asks for the current span: read the API's context variable directly
@@ -548,17 +588,17 @@ class _OtelTracing:
         from opentelemetry.trace.propagation import _SPAN_KEY
 
         variable = getattr(_RUNTIME_CONTEXT, "_current_context", None)
-        self.gate: "Optional[ContextVar[Any]]" = None
+        self.gate: "Optional[ContextVar[Mapping[object, object]]]" = None  # as the recorder reads it
         if isinstance(variable, ContextVar):
             get, key = variable.get, _SPAN_KEY
 
-            def current() -> Any:
-                return get().get(key)
+            def current() -> Optional[Span]:
+                return get().get(key)  # type: ignore[no-any-return]  # the context's span: the current one
 
             self.current = current
             self.gate = variable  # the recorder's span gate: no current span, no call
 
-    def _lean(self, parent: Any, name: str, attrs: Dict[str, Any]) -> Optional[_LeanSpan]:
+    def _lean(self, parent: Span, name: str, attrs: Dict[str, AttributeValue]) -> Optional[_LeanSpan]:
         """A leaf span under ``parent`` (a recording span), if the sampler samples it.
 
         The SDK's default sampler, ``ParentBased`` whose local sampled parents
@@ -566,27 +606,30 @@ class _OtelTracing:
         with the parent's trace state: that decision is taken here without
         the call; any other sampler is asked.
         """
-        tracer = getattr(self.tracer, "_tracer", self.tracer)  # a proxy, once its provider is set
+        # A proxy's, once its provider is set; an SDK tracer if it has a span processor (checked next).
+        tracer: SdkTracer = getattr(self.tracer, "_tracer", self.tracer)  # type: ignore[arg-type]
         if not hasattr(tracer, "span_processor"):
             return None  # the API's no-op tracer
         parent_context = parent.get_span_context()
         sampler = tracer.sampler
+        trace_state: Optional[TraceState]
         if (type(sampler) is _SDK.parent_based and sampler._local_parent_sampled is _SDK.always_on
                 and not parent_context.is_remote and parent_context.trace_flags.sampled):
             flags, trace_state = _SDK.sampled, parent_context.trace_state
         else:
             result = sampler.should_sample(None, parent_context.trace_id, name, self.client, attrs, ())
-            if not result.decision.is_recording():
+            # The SDK leaves Decision's methods unannotated.
+            if not result.decision.is_recording():  # type: ignore[no-untyped-call]
                 return None
             if result.attributes:
                 attrs.update(result.attributes)
-            flags = _SDK.sampled if result.decision.is_sampled() else _SDK.default
+            flags = _SDK.sampled if result.decision.is_sampled() else _SDK.default  # type: ignore[no-untyped-call]
             trace_state = result.trace_state
         context = _SDK.span_context(parent_context.trace_id, tracer.id_generator.generate_span_id(),
                                     is_remote=False, trace_flags=flags, trace_state=trace_state)
         return _LeanSpan(tracer, name, context, parent_context, attrs)
 
-    def _recording_parent(self) -> Any:
+    def _recording_parent(self) -> Optional[Span]:
         """The current span if it records (spans are made only under one), else None."""
         parent = self.current()
         return parent if parent is not None and parent.is_recording() else None
@@ -610,14 +653,15 @@ class _OtelTracing:
         """``send``/``flush``/``receive`` make a pipeline span instead; ``close`` none."""
         return None
 
-    def operation(self, name: str, attributes: Dict[str, Any]) -> Optional[Any]:
+    def operation(self, name: str, attributes: Dict[str, object]) -> Union[_LazySpan, _Span, None]:
         if self._recording_parent() is None:
             return None
         from opentelemetry import context, trace
 
         if name == "redis.Pool.get":
             return _LazySpan(self.tracer, name, attributes, context.get_current())
-        span = self.tracer.start_span(name, kind=self.client, attributes=attributes)
+        # The recorder's attribute values (str, int) are OpenTelemetry AttributeValues.
+        span = self.tracer.start_span(name, kind=self.client, attributes=attributes)  # type: ignore[arg-type]
         return _Span(span, context.attach(trace.set_span_in_context(span)))
 
     def pipeline(self, conn: "Exchange", commands: List[str]) -> Optional[_LeanSpan]:
@@ -638,12 +682,21 @@ class _OtelTracing:
 
 # -- turning it on -------------------------------------------------------------------
 
+class _State(TypedDict, total=False):
+    """What :func:`instrument` turned on (empty: not instrumented)."""
+
+    backend: _OtelTracing
+    sink: _OtelSink
+    hooks: List[_ReaderHook]
+    attach: Callable[[], None]  # hooks the readers, while the meter provider has none yet
+
+
 _lock = threading.Lock()
-_state: Dict[str, Any] = {}
+_state: _State = {}
 
 
-def instrument(tracer_provider: Any = None, meter_provider: Any = None, *,
-               capture_query_text: bool = True) -> None:
+def instrument(tracer_provider: Optional[TracerProvider] = None,
+               meter_provider: Optional[MeterProvider] = None, *, capture_query_text: bool = True) -> None:
     """Send redigo_py's metrics and spans to OpenTelemetry (None: its global providers).
 
     Idempotent: a second call while instrumented does nothing. Metrics reach
@@ -661,7 +714,7 @@ def instrument(tracer_provider: Any = None, meter_provider: Any = None, *,
         backend = _OtelTracing(tracer, capture_query_text)
         sink = _OtelSink()
         hooks: List[_ReaderHook] = []
-        _state.update(backend=backend, sink=sink, hooks=hooks)
+        _state.update({"backend": backend, "sink": sink, "hooks": hooks})
 
         def attach() -> None:
             """Hook the provider's readers, once there is an SDK provider with readers.
@@ -703,17 +756,17 @@ def uninstrument() -> None:
         _recorder.set_gate(None, None)
         for hook in _state["hooks"]:
             hook.remove()
-        _state.clear()
+        _state.clear()  # type: ignore[attr-defined]  # TypedDict has no clear(): every key is optional here
 
 
-def _instrumentor_base() -> Any:
+def _instrumentor_base() -> type:
     try:
         from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
             BaseInstrumentor,
         )
     except ImportError:  # opentelemetry-instrumentation is not installed: instrument() still works
         return object
-    return BaseInstrumentor
+    return BaseInstrumentor  # type: ignore[no-any-return]  # a class (mypy does not find it: see the import)
 
 
 class RedigoInstrumentor(_instrumentor_base()):  # type: ignore[misc]
@@ -723,9 +776,9 @@ class RedigoInstrumentor(_instrumentor_base()):  # type: ignore[misc]
     def instrumentation_dependencies(self) -> Collection[str]:
         return ()
 
-    def _instrument(self, **kwargs: Any) -> None:
+    def _instrument(self, **kwargs: Any) -> None:  # Any: what BaseInstrumentor.instrument(**kwargs) was given
         instrument(kwargs.get("tracer_provider"), kwargs.get("meter_provider"),
                    capture_query_text=kwargs.get("capture_query_text", True))
 
-    def _uninstrument(self, **kwargs: Any) -> None:
+    def _uninstrument(self, **kwargs: object) -> None:
         uninstrument()

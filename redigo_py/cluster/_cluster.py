@@ -8,14 +8,15 @@ from __future__ import annotations
 import abc
 import contextvars
 import threading
-from typing import Any, Callable, ClassVar, Dict, Generic, List, Optional, Sequence, Tuple, TypeVar
+from typing import Callable, ClassVar, Dict, Generic, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from .. import _fork
 from .. import _recorder as _rec
 from .. import context as _context
+from .._types import Reply
 from ..conn import dial_context
 from ..errors import RedigoError
-from ..pool import Pool, PoolBase, PoolStats
+from ..pool import EitherPool, Pool, PoolStats
 from ..protocols import Conn as RedisConn
 from .._exchange import again as _again
 from ._common import _BACKGROUND, CLUSTER_REFRESH, HASH_SLOTS, BgErrorSrc, Layout, _closed, _node_failures, _rnd
@@ -38,7 +39,7 @@ def _malformed(what: str) -> RedigoError:
     return RedigoError(f"redisc: malformed CLUSTER SLOTS reply: {what}; expected an array of {_SLOTS_SHAPE}")
 
 
-def _parse_cluster_slots(reply: Any, queried: str) -> List[Tuple[int, int, Tuple[str, ...]]]:
+def _parse_cluster_slots(reply: Reply, queried: str) -> List[Tuple[int, int, Tuple[str, ...]]]:
     """Check and convert a CLUSTER SLOTS reply into (start, end, addresses) ranges.
 
     A reply of the wrong shape is refused as a whole: a half-applied map
@@ -69,9 +70,13 @@ def _parse_cluster_slots(reply: Any, queried: str) -> List[Tuple[int, int, Tuple
 
 # -- what the blocking and the asyncio cluster share ------------------------------------
 
-P = TypeVar("P", bound="PoolBase[Any]")
-BgErrorFunc = Callable[[BgErrorSrc, BaseException], Any]
-LayoutRefreshFunc = Callable[[Layout, Layout], Any]
+P = TypeVar("P", bound=EitherPool)  # the node pools: blocking, or asyncio's
+# ``create_pool(address, **dial_options)``, the pool of a node. Its parameters are ``...``: the
+# precise signature would refuse ``def f(addr, **opts)``, as a dial option could be named ``addr``.
+CreatePoolFunc = Callable[..., P]  # explicit Any (the ...): see above
+# What the callbacks return is ignored (awaited first by the asyncio cluster, if awaitable).
+BgErrorFunc = Callable[[BgErrorSrc, BaseException], object]
+LayoutRefreshFunc = Callable[[Layout, Layout], object]
 
 
 def _refresh_span() -> Optional[_rec.SpanLike]:
@@ -95,8 +100,8 @@ class ClusterBase(abc.ABC, Generic[P]):
     def __init__(
         self,
         startup_nodes: Sequence[str],
-        dial_options: Optional[Dict[str, Any]] = None,
-        create_pool: Optional[Callable[..., P]] = None,
+        dial_options: Optional[Mapping[str, object]] = None,
+        create_pool: Optional[CreatePoolFunc[P]] = None,
         pool_wait_time: float = 0,
         bg_error: Optional[BgErrorFunc] = None,
         layout_refresh: Optional[LayoutRefreshFunc] = None,
@@ -104,7 +109,7 @@ class ClusterBase(abc.ABC, Generic[P]):
         if isinstance(startup_nodes, (str, bytes)):  # list("host:port") would be its characters
             raise TypeError('redisc: startup_nodes must be a list of "host:port" strings')
         self.startup_nodes = list(startup_nodes)
-        self.dial_options: Dict[str, Any] = dict(dial_options or {})
+        self.dial_options: Dict[str, object] = dict(dial_options or {})
         self.create_pool = create_pool
         self.pool_wait_time = pool_wait_time
         self.bg_error = bg_error
@@ -359,7 +364,7 @@ class Cluster(ClusterBase[Pool]):
 
     # -- connections -------------------------------------------------------------
 
-    def _conn_for_addr(self, addr: str, force_dial: bool, ctx: _context.Context) -> Any:
+    def _conn_for_addr(self, addr: str, force_dial: bool, ctx: _context.Context) -> RedisConn:
         """A connection to ``addr``: borrowed from its pool, or dialed."""
         if self._err is not None:
             raise _closed()
@@ -381,7 +386,7 @@ class Cluster(ClusterBase[Pool]):
             raise _closed()
         return kept
 
-    def _from_pool(self, pool: Pool, ctx: _context.Context) -> Any:
+    def _from_pool(self, pool: Pool, ctx: _context.Context) -> RedisConn:
         """Borrow; ``pool_wait_time`` bounds the wait for a free slot of a ``wait`` pool."""
         if self.pool_wait_time <= 0:
             if ctx is _BACKGROUND:
@@ -398,7 +403,7 @@ class Cluster(ClusterBase[Pool]):
             cancel()
 
     def _conn_for_slot(self, slot_: int, force_dial: bool, read_only: bool,
-                       ctx: _context.Context) -> Tuple[Any, str]:
+                       ctx: _context.Context) -> Tuple[RedisConn, str]:
         """A connection to the slot's master, or to one of its replicas for a read-only conn."""
         addr, read_only = self._slot_addr(slot_, read_only)
         conn = self._conn_for_addr(addr, force_dial, ctx)
@@ -406,7 +411,7 @@ class Cluster(ClusterBase[Pool]):
             _send_readonly(conn)
         return conn, addr
 
-    def _random_conn(self, force_dial: bool, read_only: bool, ctx: _context.Context) -> Tuple[Any, str]:
+    def _random_conn(self, force_dial: bool, read_only: bool, ctx: _context.Context) -> Tuple[RedisConn, str]:
         """A connection to any reachable known node (a replica for a read-only conn, if known)."""
         failures: List[Tuple[str, BaseException]] = []
         for addr in self._random_addrs(read_only):
@@ -421,7 +426,7 @@ class Cluster(ClusterBase[Pool]):
         raise _node_failures("redisc: failed to get a connection", failures)
 
     def _get_conn(self, slot_: int, force_dial: bool, read_only: bool,
-                  ctx: _context.Context) -> Tuple[Any, str]:
+                  ctx: _context.Context) -> Tuple[RedisConn, str]:
         """The connection a conn binds to: the slot's node, else (unknown, unreachable) any node."""
         if slot_ >= 0:
             try:
@@ -444,7 +449,7 @@ class Cluster(ClusterBase[Pool]):
             raise _closed()
         return Conn(self, force_dial=True)
 
-    def each_node(self, replicas: bool, fn: Callable[[str, "Conn"], Any]) -> None:
+    def each_node(self, replicas: bool, fn: Callable[[str, "Conn"], object]) -> None:
         """Call ``fn(address, conn)`` for each known master (or each known replica).
 
         ``conn`` is bound to that node and closed after ``fn`` returns; it is

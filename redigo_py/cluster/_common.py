@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import enum
 import random
-from typing import Any, Callable, List, Sequence, Tuple
+from typing import Awaitable, List, Protocol, Sequence, Tuple, TypeVar, overload
 
 from .. import context as _context
+from .._types import Reply
 from ..errors import ConnectionError, RedigoError
+from ..protocols import AsyncConn
 from ..protocols import Conn as RedisConn
 
 HASH_SLOTS = 16384
@@ -47,7 +49,22 @@ def _node_failures(head: str, failures: Sequence[Tuple[str, BaseException]]) -> 
     return RedigoError("\n".join([head, *(f"{addr}: {exc}" for addr, exc in failures)]))
 
 
-def _node_method(rc: Any, method: str, interface: str) -> Callable[..., Any]:
+R_co = TypeVar("R_co", covariant=True)
+
+
+class _Method(Protocol[R_co]):
+    """A method found by name (``getattr``), called with the arguments of the call it serves."""
+
+    def __call__(self, *args: object) -> R_co: ...
+
+
+@overload
+def _node_method(rc: RedisConn, method: str, interface: str) -> _Method[Reply]: ...
+@overload
+def _node_method(rc: AsyncConn, method: str, interface: str) -> _Method[Awaitable[Reply]]: ...
+
+
+def _node_method(rc: object, method: str, interface: str) -> _Method[object]:
     """The node connection's ``method`` of an optional interface, or redisc's "does not support"."""
     call = getattr(rc, method, None)
     if call is None:
@@ -55,7 +72,13 @@ def _node_method(rc: Any, method: str, interface: str) -> Callable[..., Any]:
     return call  # type: ignore[no-any-return]  # getattr: the interface's method
 
 
-def _conn_method(conn: Any, method: str, go_name: str) -> Callable[..., Any]:
+@overload
+def _conn_method(conn: RedisConn, method: str, go_name: str) -> _Method[None]: ...
+@overload
+def _conn_method(conn: AsyncConn, method: str, go_name: str) -> _Method[Awaitable[None]]: ...
+
+
+def _conn_method(conn: object, method: str, go_name: str) -> _Method[object]:
     """``conn``'s ``bind``/``read_only`` for the module-level helpers, or redisc's "no ... method"."""
     call = getattr(conn, method, None)
     if call is None:

@@ -6,11 +6,13 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Optional, Sequence, Tuple, TypeVar, Union
+from typing import TYPE_CHECKING, ClassVar, Generic, Optional, Sequence, Tuple, TypeVar, Union
 
 from .. import _fork
 from .. import context as _context
+from .._types import Reply
 from ..errors import Error, RedigoError
+from ..protocols import AsyncConn
 from ..protocols import Conn as RedisConn
 from .._exchange import again as _again
 from ._common import (
@@ -26,14 +28,16 @@ from ._hash import _cmd_slot, slot
 from ._redir import RedirError, parse_redir
 
 if TYPE_CHECKING:
-    from ._cluster import Cluster, ClusterBase
+    from ..aio.cluster._cluster import Cluster as AioCluster
+    from ._cluster import Cluster
 
 # -- what the blocking and the asyncio cluster conn share ---------------------------
 
-CL = TypeVar("CL", bound="ClusterBase[Any]")
+CL = TypeVar("CL", bound="Union[Cluster, AioCluster]")  # the conn's cluster: blocking, or asyncio's
+RC = TypeVar("RC", RedisConn, AsyncConn)  # its node connection, of the same kind
 
 
-def _keys_slot(keys: Sequence[Any]) -> int:
+def _keys_slot(keys: Sequence[object]) -> int:
     """The one slot of ``keys`` for ``bind`` (-1, any node, without keys); keys of two slots are refused."""
     slot_ = -1
     for key in keys:
@@ -44,7 +48,7 @@ def _keys_slot(keys: Sequence[Any]) -> int:
     return slot_
 
 
-class ConnBase(Generic[CL]):
+class ConnBase(Generic[CL, RC]):
     """What :class:`Conn` and :class:`redigo_py.aio.cluster.Conn` share: the binding state
     (the node connection, its address, read-only or not, the conn's own error) and the
     decisions that need no I/O: read-only's refusals, where a redirect leads, what a
@@ -55,13 +59,13 @@ class ConnBase(Generic[CL]):
     _NAME: ClassVar[str]  # the class as __repr__ names it
 
     def __init__(self, cluster: CL, force_dial: bool = False, *, bound_addr: Optional[str] = None,
-                 rc: Any = None, err: Optional[BaseException] = None) -> None:
+                 rc: Optional[RC] = None, err: Optional[BaseException] = None) -> None:
         self._cluster = cluster
         self._force_dial = force_dial
         self._read_only = False
         self._bound_addr = bound_addr
         self._err = err
-        self._rc = rc
+        self._rc: Optional[RC] = rc
 
     @property
     def bound_addr(self) -> Optional[str]:
@@ -112,7 +116,7 @@ class ConnBase(Generic[CL]):
 
 # -- the cluster conn ----------------------------------------------------------------
 
-class Conn(ConnBase["Cluster"]):
+class Conn(ConnBase["Cluster", RedisConn]):
     """A connection to a cluster (redisc's ``Conn``), made by ``Cluster.get``/``dial``.
 
     It binds to one node on its first ``do``/``send``/``receive`` (the node of
@@ -128,7 +132,7 @@ class Conn(ConnBase["Cluster"]):
     _NAME = "redigo_py.cluster.Conn"
 
     def __init__(self, cluster: Cluster, force_dial: bool = False, *, bound_addr: Optional[str] = None,
-                 rc: Any = None, err: Optional[BaseException] = None) -> None:
+                 rc: Optional[RedisConn] = None, err: Optional[BaseException] = None) -> None:
         super().__init__(cluster, force_dial, bound_addr=bound_addr, rc=rc, err=err)
         self._lock = threading.Lock()
         _fork.track(self)
@@ -139,7 +143,7 @@ class Conn(ConnBase["Cluster"]):
 
     # -- binding ---------------------------------------------------------------
 
-    def _bind(self, slot_: int, ctx: _context.Context) -> Tuple[Any, bool]:
+    def _bind(self, slot_: int, ctx: _context.Context) -> Tuple[RedisConn, bool]:
         """The node connection, binding first if needed; and whether this call bound it."""
         with self._lock:
             if self._err is not None:
@@ -151,7 +155,7 @@ class Conn(ConnBase["Cluster"]):
             self._rc, self._bound_addr = rc, addr
             return rc, True
 
-    def bind(self, *keys: Any) -> None:
+    def bind(self, *keys: object) -> None:
         """Bind now, to the node of the keys' slot (any node without keys).
 
         The keys must share a slot (use a ``{tag}``); a conn binds once.
@@ -196,7 +200,7 @@ class Conn(ConnBase["Cluster"]):
 
     # -- redigo's Conn -------------------------------------------------------------
 
-    def do(self, command: Union[str, bytes], *args: Any) -> Any:
+    def do(self, command: Union[str, bytes], *args: object) -> Reply:
         """Send a command and return its reply, binding first if needed.
 
         ``do("")`` on a conn that never bound has nothing to flush and
@@ -215,7 +219,7 @@ class Conn(ConnBase["Cluster"]):
                 raise
             raise redir from None
 
-    def _call(self, slot_: int, ctx: _context.Context, method: str, interface: str, *args: Any) -> Any:
+    def _call(self, slot_: int, ctx: _context.Context, method: str, interface: str, *args: object) -> Reply:
         """The other calls: bind as ``do`` does, then ``rc.<method>(*args)`` if the conn has it."""
         rc = self._rc
         if rc is None or self._err is not None:
@@ -229,7 +233,7 @@ class Conn(ConnBase["Cluster"]):
                 raise
             raise redir from None
 
-    def send(self, command: Union[str, bytes], *args: Any) -> None:
+    def send(self, command: Union[str, bytes], *args: object) -> None:
         """Buffer a command, binding first if needed."""
         self._call(_cmd_slot(args), _BACKGROUND, "send", "Send", command, *args)
 
@@ -242,28 +246,28 @@ class Conn(ConnBase["Cluster"]):
         if rc is not None:
             rc.flush()
 
-    def receive(self) -> Any:
+    def receive(self) -> Reply:
         """Read one reply (binding to any node first if needed)."""
         return self._call(-1, _BACKGROUND, "receive", "Receive")
 
-    def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: Any) -> Any:
+    def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: object) -> Reply:
         """``do`` with this read timeout instead of the dial option's."""
         if not command and not args and self._rc is None and self._err is None:
             return None
         return self._call(_cmd_slot(args), _BACKGROUND, "do_with_timeout", "ConnWithTimeout",
                           timeout, command, *args)
 
-    def receive_with_timeout(self, timeout: Optional[float]) -> Any:
+    def receive_with_timeout(self, timeout: Optional[float]) -> Reply:
         """``receive`` with this read timeout instead of the dial option's."""
         return self._call(-1, _BACKGROUND, "receive_with_timeout", "ConnWithTimeout", timeout)
 
-    def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> Any:
+    def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: object) -> Reply:
         """``do`` bounded by ``ctx`` (the bind's dial or pool wait too)."""
         if not command and not args and self._rc is None and self._err is None:
             return None
         return self._call(_cmd_slot(args), ctx, "do_context", "ConnWithContext", ctx, command, *args)
 
-    def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> None:
+    def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: object) -> None:
         """``send`` bounded by ``ctx``."""
         self._call(_cmd_slot(args), ctx, "send_context", "ConnWithContext", ctx, command, *args)
 
@@ -274,9 +278,10 @@ class Conn(ConnBase["Cluster"]):
                 raise _again(self._err)
             rc = self._rc
         if rc is not None:
-            rc.flush_context(ctx)
+            # ConnWithContext's, which each node connection the cluster makes has.
+            rc.flush_context(ctx)  # type: ignore[attr-defined]
 
-    def receive_context(self, ctx: _context.Context) -> Any:
+    def receive_context(self, ctx: _context.Context) -> Reply:
         """``receive`` bounded by ``ctx``."""
         return self._call(-1, ctx, "receive_context", "ConnWithContext", ctx)
 
@@ -321,7 +326,7 @@ class Conn(ConnBase["Cluster"]):
 
 # -- helpers on any conn ---------------------------------------------------------------
 
-def bind_conn(conn: RedisConn, *keys: Any) -> None:
+def bind_conn(conn: RedisConn, *keys: object) -> None:
     """``conn.bind(*keys)`` for a conn that has it (redisc's ``BindConn``)."""
     _conn_method(conn, "bind", "Bind")(*keys)
 

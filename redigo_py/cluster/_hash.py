@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from binascii import crc_hqx
-from typing import Any, Dict, List, Sequence
+from typing import Dict, List, Sequence, TypeVar
 
 from ..resp import encode_arg
 from ._common import HASH_SLOTS
 
+K = TypeVar("K")
+
 # -- hashing -------------------------------------------------------------------
 
-def slot(key: Any) -> int:
+def slot(key: object) -> int:
     """The hash slot of ``key``, exactly as the server's CLUSTER KEYSLOT computes it.
 
     The key is encoded as any command argument is (``str`` as UTF-8, ``int``
@@ -27,13 +29,13 @@ def slot(key: Any) -> int:
     return crc_hqx(data, 0) & (HASH_SLOTS - 1)
 
 
-def split_by_slot(*keys: Any) -> List[List[Any]]:
+def split_by_slot(*keys: K) -> List[List[K]]:
     """Group keys by slot: groups in slot order, input order kept inside a group.
 
     Multi-key commands (MGET, DEL, ...) must not span slots in a cluster, so
     a batch is split with this and sent as one command per group.
     """
-    groups: Dict[int, List[Any]] = {}
+    groups: Dict[int, List[K]] = {}
     for key in keys:
         s = slot(key)
         group = groups.get(s)
@@ -44,6 +46,6 @@ def split_by_slot(*keys: Any) -> List[List[Any]]:
     return [groups[s] for s in sorted(groups)]
 
 
-def _cmd_slot(args: Sequence[Any]) -> int:
+def _cmd_slot(args: Sequence[object]) -> int:
     """The slot a command is routed by: its first argument's, or -1 (any node) without one."""
     return slot(args[0]) if args else -1

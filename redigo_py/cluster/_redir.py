@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Optional, Tuple, Type
 
 from ..errors import Error
 
@@ -22,7 +22,7 @@ class RedirError(Error):
         self.new_slot = new_slot
         self.addr = addr
 
-    def __reduce__(self) -> Tuple[Any, ...]:
+    def __reduce__(self) -> Tuple[Type[RedirError], Tuple[str, str, int, str]]:
         """Pickle with every field (the default would call ``__init__`` with the message alone)."""
         return (RedirError, (str(self), self.type, self.new_slot, self.addr))
 

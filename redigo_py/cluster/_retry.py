@@ -6,16 +6,20 @@
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar, Generic, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, ClassVar, Generic, Optional, TypeVar, Union
 
+from .._types import Reply
 from ..errors import Error, RedigoError
 from ..protocols import Conn as RedisConn
-from ._conn import Conn, ConnBase
+from ._conn import Conn
 from ._redir import RedirError, is_try_again
+
+if TYPE_CHECKING:
+    from ..aio.cluster._conn import Conn as AioConn
 
 # -- what the blocking and the asyncio retry conn share -----------------------------
 
-C = TypeVar("C", bound="ConnBase[Any]")
+C = TypeVar("C", bound="Union[Conn, AioConn]")  # the wrapped cluster conn: blocking, or asyncio's
 
 
 def _not_a_conn() -> RedigoError:
@@ -82,7 +86,7 @@ class RetryConn(RetryConnBase[Conn]):
 
     _NAME = "redigo_py.cluster retry"
 
-    def do(self, command: Union[str, bytes], *args: Any) -> Any:
+    def do(self, command: Union[str, bytes], *args: object) -> Reply:
         """``do`` on the right node: a MOVED rebinds to the slot's new node, an ASK to the
         migration target (with ASKING just before the command), a TRYAGAIN waits and retries.
 
@@ -114,10 +118,10 @@ class RetryConn(RetryConnBase[Conn]):
     def close(self) -> None:
         self._c.close()
 
-    def send(self, command: Union[str, bytes], *args: Any) -> None:
+    def send(self, command: Union[str, bytes], *args: object) -> None:
         raise _unsupported("Send")
 
-    def receive(self) -> Any:
+    def receive(self) -> Reply:
         raise _unsupported("Receive")
 
     def flush(self) -> None:

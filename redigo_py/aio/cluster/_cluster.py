@@ -9,13 +9,14 @@ the refresh a MOVED starts as a task.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Callable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ... import _recorder as _rec
 from ... import context as _context
 from ...cluster._cluster import (
     BgErrorFunc,
     ClusterBase,
+    CreatePoolFunc as _CreatePoolFunc,
     LayoutRefreshFunc,
     _NoNodeForSlot,
     _parse_cluster_slots,
@@ -29,7 +30,7 @@ from .._pool import Pool
 from ._common import _close_quietly, _maybe_await
 from ._conn import Conn
 
-CreatePoolFunc = Callable[..., Pool]
+CreatePoolFunc = _CreatePoolFunc[Pool]
 
 
 class Cluster(ClusterBase[Pool]):
@@ -63,7 +64,7 @@ class Cluster(ClusterBase[Pool]):
     def __init__(
         self,
         startup_nodes: Sequence[str],
-        dial_options: Optional[Dict[str, Any]] = None,
+        dial_options: Optional[Mapping[str, object]] = None,
         create_pool: Optional[CreatePoolFunc] = None,
         pool_wait_time: float = 0,
         bg_error: Optional[BgErrorFunc] = None,
@@ -231,7 +232,7 @@ class Cluster(ClusterBase[Pool]):
             raise _closed()
         return Conn(self, force_dial=True)
 
-    async def each_node(self, replicas: bool, fn: Callable[[str, Conn], Any]) -> None:
+    async def each_node(self, replicas: bool, fn: Callable[[str, Conn], object]) -> None:
         """Call ``fn(address, conn)`` (awaited if it is a coroutine function) for each
         known master (or each known replica).
 

@@ -4,12 +4,11 @@ function, and a close that must not raise."""
 from __future__ import annotations
 
 import inspect
-from typing import Any
 
 from ...protocols import AsyncConn
 
 
-async def _maybe_await(result: Any) -> None:
+async def _maybe_await(result: object) -> None:
     """Await what a callback returned if it is awaitable: ``bg_error``, ``layout_refresh``
     and ``each_node``'s ``fn`` may be coroutine functions or plain ones."""
     if inspect.isawaitable(result):

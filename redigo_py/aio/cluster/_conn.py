@@ -3,11 +3,12 @@ awaited). Its state and decisions are the blocking conn's (:class:`redigo_py.clu
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Optional, Tuple, Union
 
 from ... import _fork
 from ... import context as _context
 from ..._exchange import again
+from ..._types import Reply
 from ...cluster._common import (
     _ALREADY_BOUND,
     _BACKGROUND,
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from ._cluster import Cluster
 
 
-class Conn(ConnBase["Cluster"]):
+class Conn(ConnBase["Cluster", AsyncConn]):
     """A connection to a cluster for asyncio (redisc's ``Conn``), made by ``await Cluster.get()``
     or ``dial()``.
 
@@ -50,7 +51,7 @@ class Conn(ConnBase["Cluster"]):
     _NAME = "redigo_py.aio.cluster.Conn"
 
     def __init__(self, cluster: Cluster, force_dial: bool = False, *, bound_addr: Optional[str] = None,
-                 rc: Any = None, err: Optional[BaseException] = None) -> None:
+                 rc: Optional[AsyncConn] = None, err: Optional[BaseException] = None) -> None:
         super().__init__(cluster, force_dial, bound_addr=bound_addr, rc=rc, err=err)
         self._binding = 0  # binds awaiting their node connection
         _fork.track(self)
@@ -62,7 +63,7 @@ class Conn(ConnBase["Cluster"]):
 
     # -- binding ---------------------------------------------------------------
 
-    async def _bind(self, slot_: int, ctx: _context.Context) -> Tuple[Any, bool]:
+    async def _bind(self, slot_: int, ctx: _context.Context) -> Tuple[AsyncConn, bool]:
         """The node connection, binding first if needed; and whether this call bound it."""
         if self._err is not None:
             raise again(self._err)
@@ -82,7 +83,7 @@ class Conn(ConnBase["Cluster"]):
         self._rc, self._bound_addr = rc, addr
         return rc, True
 
-    async def bind(self, *keys: Any) -> None:
+    async def bind(self, *keys: object) -> None:
         """Bind now, to the node of the keys' slot (any node without keys).
 
         The keys must share a slot (use a ``{tag}``); a conn binds once.
@@ -131,7 +132,7 @@ class Conn(ConnBase["Cluster"]):
 
     # -- redigo's Conn, awaited ------------------------------------------------------
 
-    async def do(self, command: Union[str, bytes], *args: Any) -> Any:
+    async def do(self, command: Union[str, bytes], *args: object) -> Reply:
         """Send a command and return its reply, binding first if needed.
 
         ``do("")`` on a conn that never bound has nothing to flush and
@@ -150,7 +151,7 @@ class Conn(ConnBase["Cluster"]):
                 raise
             raise redir from None
 
-    async def _call(self, slot_: int, ctx: _context.Context, method: str, interface: str, *args: Any) -> Any:
+    async def _call(self, slot_: int, ctx: _context.Context, method: str, interface: str, *args: object) -> Reply:
         """The other calls: bind as ``do`` does, then ``await rc.<method>(*args)`` if the conn has it."""
         rc = self._rc
         if rc is None or self._err is not None:
@@ -164,7 +165,7 @@ class Conn(ConnBase["Cluster"]):
                 raise
             raise redir from None
 
-    async def send(self, command: Union[str, bytes], *args: Any) -> None:
+    async def send(self, command: Union[str, bytes], *args: object) -> None:
         """Buffer a command, binding first if needed."""
         await self._call(_cmd_slot(args), _BACKGROUND, "send", "Send", command, *args)
 
@@ -176,28 +177,28 @@ class Conn(ConnBase["Cluster"]):
         if rc is not None:
             await rc.flush()
 
-    async def receive(self) -> Any:
+    async def receive(self) -> Reply:
         """Read one reply (binding to any node first if needed)."""
         return await self._call(-1, _BACKGROUND, "receive", "Receive")
 
-    async def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: Any) -> Any:
+    async def do_with_timeout(self, timeout: Optional[float], command: Union[str, bytes], *args: object) -> Reply:
         """``do`` with this read timeout instead of the dial option's."""
         if not command and not args and self._rc is None and self._err is None:
             return None
         return await self._call(_cmd_slot(args), _BACKGROUND, "do_with_timeout", "ConnWithTimeout",
                                 timeout, command, *args)
 
-    async def receive_with_timeout(self, timeout: Optional[float]) -> Any:
+    async def receive_with_timeout(self, timeout: Optional[float]) -> Reply:
         """``receive`` with this read timeout instead of the dial option's."""
         return await self._call(-1, _BACKGROUND, "receive_with_timeout", "ConnWithTimeout", timeout)
 
-    async def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> Any:
+    async def do_context(self, ctx: _context.Context, command: Union[str, bytes], *args: object) -> Reply:
         """``do`` bounded by ``ctx`` (the bind's dial or pool wait too)."""
         if not command and not args and self._rc is None and self._err is None:
             return None
         return await self._call(_cmd_slot(args), ctx, "do_context", "ConnWithContext", ctx, command, *args)
 
-    async def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: Any) -> None:
+    async def send_context(self, ctx: _context.Context, command: Union[str, bytes], *args: object) -> None:
         """``send`` bounded by ``ctx``."""
         await self._call(_cmd_slot(args), ctx, "send_context", "ConnWithContext", ctx, command, *args)
 
@@ -207,9 +208,10 @@ class Conn(ConnBase["Cluster"]):
             raise again(self._err)
         rc = self._rc
         if rc is not None:
-            await rc.flush_context(ctx)
+            # AsyncConnWithContext's, which each node connection the cluster makes has.
+            await rc.flush_context(ctx)  # type: ignore[attr-defined]
 
-    async def receive_context(self, ctx: _context.Context) -> Any:
+    async def receive_context(self, ctx: _context.Context) -> Reply:
         """``receive`` bounded by ``ctx``."""
         return await self._call(-1, ctx, "receive_context", "ConnWithContext", ctx)
 
@@ -258,7 +260,7 @@ async def _release(rc: Optional[AsyncConn], read_only: bool) -> Optional[Excepti
 
 # -- helpers on any conn ---------------------------------------------------------------
 
-async def bind_conn(conn: AsyncConn, *keys: Any) -> None:
+async def bind_conn(conn: AsyncConn, *keys: object) -> None:
     """``await conn.bind(*keys)`` for a conn that has it (redisc's ``BindConn``)."""
     await _conn_method(conn, "bind", "Bind")(*keys)
 

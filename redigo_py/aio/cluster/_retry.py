@@ -7,8 +7,9 @@ The attempt budget and the error texts are the blocking retry conn's
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Union
+from typing import Union
 
+from ..._types import Reply
 from ...cluster._redir import RedirError, is_try_again
 from ...cluster._retry import RetryConnBase, _not_a_conn, _too_many, _unsupported
 from ...errors import Error
@@ -37,7 +38,7 @@ class RetryConn(RetryConnBase[Conn]):
 
     _NAME = "redigo_py.aio.cluster retry"
 
-    async def do(self, command: Union[str, bytes], *args: Any) -> Any:
+    async def do(self, command: Union[str, bytes], *args: object) -> Reply:
         """``do`` on the right node: a MOVED rebinds to the slot's new node, an ASK to the
         migration target (with ASKING just before the command), a TRYAGAIN waits and retries.
 
@@ -69,10 +70,10 @@ class RetryConn(RetryConnBase[Conn]):
     async def close(self) -> None:
         await self._c.close()
 
-    async def send(self, command: Union[str, bytes], *args: Any) -> None:
+    async def send(self, command: Union[str, bytes], *args: object) -> None:
         raise _unsupported("Send")
 
-    async def receive(self) -> Any:
+    async def receive(self) -> Reply:
         raise _unsupported("Receive")
 
     async def flush(self) -> None:
