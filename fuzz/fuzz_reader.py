@@ -1,5 +1,9 @@
 """Fuzz ``redigo_py.resp.Reader`` with arbitrary bytes, arbitrarily chunked.
 
+``REDIGO_FUZZ_PROTOCOL=3`` in the environment (fuzz/run.py's ``reader3``
+target) fuzzes ``Reader(protocol=3)``, RESP3, with the same invariants;
+otherwise RESP2.
+
 What must hold for every input (each is a reason a client hands a caller
 the wrong reply, hangs, or dies on hostile input):
 
@@ -11,11 +15,17 @@ the wrong reply, hangs, or dies on hostile input):
 3. Chunking does not matter: the replies (and whether the stream turns out
    malformed) are the same as when the whole input is fed at once.
 4. Every reply is made only of the documented types (str, bytes, int, None,
-   Error, list of those) and respects the reader's limits (nesting depth,
-   bulk and array lengths).
+   Error, list of those; under RESP3 also float, bool, dict, set, and tuple
+   and frozenset where a value must be hashable, and a Push at the top
+   level only) and respects the reader's limits (nesting depth, bulk and
+   aggregate lengths).
+6. ``consumed`` after each reply, and the RESP3 ``last_attributes``, do not
+   depend on the chunking either; ``consumed`` grows with each reply and
+   never passes the bytes fed.
 
 Input layout (so that libFuzzer mutates the chunking and the limits too, and
-the seeds in corpus/reader/ are real replies behind a 4-byte header):
+the seeds in corpus/reader/ and corpus/reader3/ are real replies behind a
+4-byte header):
 
 - byte 0: limits and drain mode. Bits 0-1 pick ``max_depth`` from
   (128, 1, 2, 5); bits 2-3 ``max_bulk_len`` from (512 MiB, 0, 7, 300);
@@ -25,8 +35,12 @@ the seeds in corpus/reader/ are real replies behind a 4-byte header):
 - bytes 1-3: chunk sizes, used in turn; 0 means "the rest at once".
 - the rest: the bytes the "server" sends.
 
-5. The split fast paths (``_bulk_run``, ``_bulk_array``) agree with the
-   general parser (the same input parsed with them switched off).
+5. The split fast paths (``_bulk_run``, ``_bulk_array``, and for RESP3 the
+   maps and sets of bulk strings) agree with the general parser (the same
+   input parsed with them switched off).
+
+Replies are compared through :func:`canon`, which tells ``True`` from ``1``
+and a Push from a list, and makes a NaN equal to a NaN (RESP3 ``,nan``).
 
 Run: ``python fuzz/fuzz_reader.py fuzz/corpus-run/reader fuzz/corpus/reader``
 (any libFuzzer flag works, e.g. ``-max_total_time=60``); or ``fuzz/run.py``.
@@ -45,6 +59,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 with atheris.instrument_imports(include=["redigo_py"]):
     from redigo_py import resp
     from redigo_py.errors import Error, ProtocolError
+
+PROTOCOL = int(os.environ.get("REDIGO_FUZZ_PROTOCOL", "2"))
+# What gets() returns when no reply is complete: under RESP3 False is a reply (#f).
+NOTHING = object()
 
 DEPTHS = (128, 1, 2, 5)
 BULK_LENS = (512 * 1024 * 1024, 0, 7, 300)
@@ -69,36 +87,81 @@ def parse_header(data: bytes) -> Tuple[dict, int, List[int], bytes]:
     return limits, flags >> 6, list(header[1:]), data[HEADER_LEN:]
 
 
-def check_value(value: Any, limits: dict, depth: int = 0) -> None:
-    """Invariant 4: documented types only, within the limits (iterative: no recursion limit)."""
-    stack = [(value, depth)]
+def check_value(value: Any, limits: dict) -> None:
+    """Invariant 4: documented types only, within the limits (iterative: no recursion limit).
+
+    A frozen map is a frozenset of (key, value) pairs, a level the wire does
+    not have, so a 2-tuple right inside a frozenset does not count towards
+    the depth: the check may undercount a set of pairs, never overcount.
+    """
+    text_max = limits["max_line_len"] if PROTOCOL == 2 else max(limits["max_line_len"], limits["max_bulk_len"])
+    stack = [(value, 0, False)]
     while stack:
-        v, d = stack.pop()
-        if v is None or type(v) is int:
+        v, d, pair = stack.pop()
+        t = type(v)
+        if v is None or t is int or (PROTOCOL == 3 and t in (bool, float)):
             continue
-        if type(v) in (str, Error):
-            # A decoded line has at most as many characters as it had bytes.
-            assert len(str(v)) <= limits["max_line_len"], (len(str(v)), limits)
+        if t in (str, Error):
+            # A decoded line has at most as many characters as it had bytes (RESP3: or a blob).
+            assert len(str(v)) <= text_max, (len(str(v)), limits)
             continue
-        if type(v) is bytes:
+        if t is bytes:
             assert len(v) <= limits["max_bulk_len"], (len(v), limits)
             continue
-        assert type(v) is list, type(v)
+        if PROTOCOL == 3:
+            assert t in (list, dict, set, frozenset, tuple) or (t is resp.Push and d == 0), (t, d)
+        else:
+            assert t is list, t
+        if pair and t is tuple and len(v) == 2:
+            stack.extend((item, d, False) for item in v)
+            continue
         assert d < limits["max_depth"], (d, limits)
+        if t is dict:
+            assert 2 * len(v) <= limits["max_bulk_len"], (len(v), limits)
+            for key, item in v.items():
+                stack.append((key, d + 1, False))
+                stack.append((item, d + 1, False))
+            continue
         assert len(v) <= limits["max_bulk_len"], (len(v), limits)
-        stack.extend((item, d + 1) for item in v)
+        stack.extend((item, d + 1, t is frozenset) for item in v)
+
+
+def canon(value: Any) -> Any:
+    """A comparable form of a reply: each value tagged with its type, a NaN equal to a NaN."""
+    t = type(value)
+    if t is float:
+        return ("float", "nan" if value != value else repr(value))
+    if t in (list, tuple, resp.Push):
+        return (t.__name__, tuple([canon(v) for v in value]))
+    if t is dict:
+        return ("dict", tuple([(canon(k), canon(v)) for k, v in value.items()]))
+    if t in (set, frozenset):
+        return (t.__name__, frozenset([canon(v) for v in value]))
+    if t is Error:
+        return ("Error", str(value))
+    return (t.__name__, value)
 
 
 def read_all(reader: "resp.Reader", replies: List[Any]) -> bool:
-    """Append every complete reply to ``replies``; True if a ProtocolError ended the stream."""
+    """Append every complete reply to ``replies`` (canonical, with ``consumed`` and
+    ``last_attributes``); True if a ProtocolError ended the stream."""
     try:
         while True:
             reply = reader.gets()
-            if reply is False:
+            if reply is NOTHING:
                 return False
-            replies.append(reply)
+            check_reply(reader, reply, replies)
     except ProtocolError:
         return True
+
+
+def check_reply(reader: "resp.Reader", reply: Any, replies: List[Any]) -> None:
+    """Invariant 4 for one reply, under the reader's own limits; and invariant 6's
+    bookkeeping: ``consumed`` grows with every reply."""
+    check_value(reply, {"max_depth": reader.max_depth, "max_bulk_len": reader.max_bulk_len,
+                        "max_line_len": reader.max_line_len})
+    assert not replies or reader.consumed > replies[-1][1], (reader.consumed, replies[-1])
+    replies.append((canon(reply), reader.consumed, canon(reader.last_attributes)))
 
 
 def assert_dead(reader: "resp.Reader") -> None:
@@ -114,7 +177,7 @@ def assert_dead(reader: "resp.Reader") -> None:
 
 def one_shot(payload: bytes, limits: dict) -> Tuple[List[Any], bool]:
     """The reference: the whole payload fed at once."""
-    reader = resp.Reader(**limits)
+    reader = resp.Reader(**limits, protocol=PROTOCOL, not_enough_data=NOTHING)
     reader.feed(payload)
     replies: List[Any] = []
     failed = read_all(reader, replies)
@@ -125,7 +188,7 @@ def one_shot(payload: bytes, limits: dict) -> Tuple[List[Any], bool]:
 
 def chunked(payload: bytes, limits: dict, mode: int, sizes: List[int]) -> Tuple[List[Any], bool]:
     """The payload fed in chunks of ``sizes`` (cycled), calling gets as ``mode`` says."""
-    reader = resp.Reader(**limits)
+    reader = resp.Reader(**limits, protocol=PROTOCOL, not_enough_data=NOTHING)
     replies: List[Any] = []
     pos = 0
     n = 0
@@ -149,14 +212,15 @@ def chunked(payload: bytes, limits: dict, mode: int, sizes: List[int]) -> Tuple[
         elif mode == 2:
             try:
                 reply = reader.gets()
-                if reply is not False:
-                    replies.append(reply)
+                if reply is not NOTHING:
+                    check_reply(reader, reply, replies)
             except ProtocolError:
                 failed = True
     if not failed:
         failed = read_all(reader, replies)
     if failed:
         assert_dead(reader)
+    assert not replies or replies[-1][1] <= len(payload), (replies[-1], len(payload))
     return replies, failed
 
 
@@ -187,11 +251,9 @@ def test_one_input(data: bytes) -> None:
 
 
 def check_limits_and_chunking(payload: bytes, limits: dict, mode: int, sizes: List[int]) -> None:
-    """Invariants 1-4 for one payload under one set of limits."""
+    """Invariants 1-4 and 6 for one payload under one set of limits."""
     expected, expected_failed = one_shot(payload, limits)
     got, got_failed = chunked(payload, limits, mode, sizes)
-    for reply in got:
-        check_value(reply, limits)
     if got_failed:
         # Failing early is allowed only where the one-shot read fails too, and
         # every reply returned before the failure must be a one-shot reply.

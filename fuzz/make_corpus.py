@@ -9,10 +9,15 @@ bytes (no client library in between), so a seed is exactly what a server
 sends. Run it again when the server version changes:
 
     .venv/bin/python fuzz/make_corpus.py            # rewrites fuzz/corpus/
+    .venv/bin/python fuzz/make_corpus.py reader3    # only fuzz/corpus/reader3/
 
 Each reader seed is ``HEADER + reply bytes`` (see fuzz_reader.py for the
 4-byte header that picks the limits and the chunking); each round-trip seed
-is the reply bytes alone (fuzz_roundtrip.py reads any bytes). Seeds are cut
+is the reply bytes alone (fuzz_roundtrip.py reads any bytes). The RESP3
+reader seeds (corpus/reader3/) are replies to the same kind of commands on
+a connection that said ``HELLO 3``, so they hold maps, sets, doubles,
+verbatim strings and pushes, plus hand-made attributes, blob errors, big
+numbers and aggregates as map keys, which no command sends. Seeds are cut
 at ``MAX_SEED`` bytes so the corpus stays small (< 1 MiB) and each execution
 stays fast; a cut reply is still a useful seed (an incomplete reply).
 """
@@ -23,13 +28,13 @@ import hashlib
 import os
 import socket
 import sys
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from redigo_py import resp  # noqa: E402
-from redigo_py._server import RedisServer  # noqa: E402
+from harness.server import RedisServer  # noqa: E402
 
 MAX_SEED = 16 * 1024
 CORPUS = os.path.join(HERE, "corpus")
@@ -102,16 +107,64 @@ HAND_MADE: Dict[str, bytes] = {
 }
 
 
-def capture(server: RedisServer, setup: Setup, command: Sequence[object]) -> bytes:
-    """The raw bytes of ``command``'s reply, on a fresh connection after ``setup``."""
+# RESP3 replies (after HELLO 3): the types RESP2 does not have, from real commands.
+CAPTURES3: List[Tuple[str, Setup, Sequence[object]]] = [
+    ("hello3", [], ["HELLO", "3"]),
+    ("hgetall-map", [["HSET", "h"] + [x for i in range(12) for x in (f"field{i}", f"value{i}")]], ["HGETALL", "h"]),
+    ("smembers-set", [["SADD", "s"] + [f"member{i}" for i in range(10)]], ["SMEMBERS", "s"]),
+    ("zscore-double", [["ZADD", "z", "1.5", "a"]], ["ZSCORE", "z", "a"]),
+    ("zrange-withscores3", [["ZADD", "z", "1.5", "a", "-inf", "b", "inf", "c", "1e300", "d"]],
+     ["ZRANGE", "z", "0", "-1", "WITHSCORES"]),
+    ("config-get-map", [], ["CONFIG", "GET", "maxmemory*"]),
+    ("info-verbatim", [], ["INFO", "server"]),
+    ("client-list-verbatim", [["CLIENT", "SETNAME", "fuzz-seed"]], ["CLIENT", "LIST"]),
+    ("xinfo-stream-full3", [
+        ["XADD", "st3", "1-1", "f", "v", "g", "w"],
+        ["XGROUP", "CREATE", "st3", "grp", "0"],
+        ["XREADGROUP", "GROUP", "grp", "alice", "COUNT", "1", "STREAMS", "st3", ">"],
+    ], ["XINFO", "STREAM", "st3", "FULL"]),
+    ("xread-map", [["XADD", "xr3", "1-1", "f", "v"], ["XADD", "xr3", "2-1", "f", "w"]],
+     ["XREAD", "STREAMS", "xr3", "0"]),
+    ("memory-stats", [], ["MEMORY", "STATS"]),
+    ("geopos-doubles", [["GEOADD", "g", "13.361389", "38.115556", "P"]], ["GEOPOS", "g", "P", "nowhere"]),
+    ("subscribe-push", [], ["SUBSCRIBE", "c1", "c2"]),
+    ("lua-resp3-types", [], ["EVAL", "redis.setresp(3); return {1, {double=3.5}, {map={a=true, b={set={x=true}}}}, "
+                                     "{big_number='123456789012345678901234567890'}, "
+                                     "{verbatim_string={format='txt', string='hi\\r\\n'}}, false}", "0"]),
+    ("get-null", [], ["GET", "missing"]),
+]
+
+# Hand-made RESP3: what the specification allows and no Redis command sends.
+HAND_MADE3: Dict[str, bytes] = {
+    "attribute-top": (b"|1\r\n+key-popularity\r\n%2\r\n$1\r\na\r\n,0.19\r\n$1\r\nb\r\n,0.56\r\n"
+                      b"*2\r\n:2039123\r\n:9543892\r\n"),
+    "attribute-nested": b"*3\r\n:1\r\n|1\r\n+ttl\r\n:3600\r\n:2\r\n|0\r\n:3\r\n",
+    "blob-error": b"!22\r\nSYNTAX invalid\r\nsyntax\r\n",
+    "big-number": b"(-3492890328409238509324850943850943825024385\r\n",
+    "booleans-null": b"*3\r\n#t\r\n#f\r\n_\r\n",
+    "doubles": b"*6\r\n,inf\r\n,-inf\r\n,nan\r\n,-0\r\n,1.5e-300\r\n,+1E+10\r\n",
+    "aggregate-keys": b"%2\r\n*2\r\n:1\r\n:2\r\n+array-key\r\n%1\r\n~1\r\n:1\r\n*0\r\n+map-key\r\n",
+    "set-of-aggregates": b"~3\r\n*1\r\n:1\r\n~1\r\n:2\r\n%1\r\n:3\r\n*1\r\n:4\r\n",
+    "push-between-replies": b"+OK\r\n>2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n:1\r\n",
+    "empty-aggregates": b"*4\r\n%0\r\n~0\r\n*0\r\n|0\r\n%0\r\n>0\r\n",
+    "huge-map": b"%268435457\r\n",
+    "deep-maps": b"%1\r\n:1\r\n" * 200 + b"_\r\n",
+}
+
+
+def capture(server: RedisServer, setup: Setup, command: Sequence[object], protocol: int = 2) -> bytes:
+    """The raw bytes of ``command``'s reply, on a fresh connection after ``setup``
+    (after ``HELLO 3`` first for ``protocol=3``)."""
+    nothing = object()
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        reader = resp.Reader()
-        for cmd in list(setup) + [command]:
+        reader = resp.Reader(protocol=protocol, not_enough_data=nothing)
+        hello: Setup = [["HELLO", "3"]] if protocol == 3 else []
+        for cmd in list(hello) + list(setup) + [command]:
             sock.sendall(resp.encode(*cmd))  # type: ignore[arg-type]
             raw = b""
             while True:
                 reply = reader.gets()
-                if reply is not False:
+                if reply is not nothing:
                     break
                 data = sock.recv(1 << 20)
                 if not data:
@@ -127,25 +180,44 @@ def write(directory: str, name: str, data: bytes) -> None:
         f.write(data)
 
 
-def main() -> None:
-    seeds: Dict[str, bytes] = dict(HAND_MADE)
-    with RedisServer() as server:
-        for name, setup, command in CAPTURES:
-            seeds[name] = capture(server, setup, command)[:MAX_SEED]
-    for sub in ("reader", "roundtrip"):
-        directory = os.path.join(CORPUS, sub)
-        if os.path.isdir(directory):
-            for old in os.listdir(directory):
-                os.unlink(os.path.join(directory, old))
+def write_seeds(sub: str, seeds: Dict[str, bytes], headers: Tuple[bytes, ...]) -> int:
+    """Replace the seeds in corpus/<sub>/, each behind every header; the bytes written."""
+    directory = os.path.join(CORPUS, sub)
+    if os.path.isdir(directory):
+        for old in os.listdir(directory):
+            os.unlink(os.path.join(directory, old))
     total = 0
     for name, data in sorted(seeds.items()):
-        for i, header in enumerate(READER_HEADERS):
-            write(os.path.join(CORPUS, "reader"), f"{name}-{i}", header + data)
-            total += len(header) + len(data)
-        write(os.path.join(CORPUS, "roundtrip"), name, data)
-        total += len(data)
+        if headers:
+            for i, header in enumerate(headers):
+                write(directory, f"{name}-{i}", header + data)
+                total += len(header) + len(data)
+        else:
+            write(directory, name, data)
+            total += len(data)
         digest = hashlib.sha1(data).hexdigest()[:8]
-        print(f"{name:24} {len(data):7d} bytes  {digest}")
+        print(f"{sub}/{name:24} {len(data):7d} bytes  {digest}")
+    return total
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    wanted = set(argv if argv is not None else sys.argv[1:]) or {"reader", "roundtrip", "reader3"}
+    seeds: Dict[str, bytes] = dict(HAND_MADE)
+    seeds3: Dict[str, bytes] = dict(HAND_MADE3)
+    with RedisServer() as server:
+        if wanted & {"reader", "roundtrip"}:
+            for name, setup, command in CAPTURES:
+                seeds[name] = capture(server, setup, command)[:MAX_SEED]
+        if "reader3" in wanted:
+            for name, setup, command in CAPTURES3:
+                seeds3[name] = capture(server, setup, command, protocol=3)[:MAX_SEED]
+    total = 0
+    if "reader" in wanted:
+        total += write_seeds("reader", seeds, READER_HEADERS)
+    if "roundtrip" in wanted:
+        total += write_seeds("roundtrip", seeds, ())
+    if "reader3" in wanted:
+        total += write_seeds("reader3", seeds3, READER_HEADERS)
     print(f"total {total} bytes in {CORPUS}")
 
 

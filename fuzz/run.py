@@ -7,9 +7,11 @@ Targets:
 
 - ``reader``: fuzz_reader.py (limits, chunking, dead-after-error, and the
   fast paths against the general parser);
+- ``reader3``: fuzz_reader.py again, on ``Reader(protocol=3)`` (RESP3's
+  maps, sets, doubles, attributes, pushes...), from RESP3 seeds;
 - ``roundtrip``: fuzz_roundtrip.py.
 
-Each target starts from its committed seeds (fuzz/corpus/<harness>/, never
+Each target starts from its committed seeds (fuzz/corpus/<seeds>/, never
 written to) plus what earlier runs found (fuzz/corpus-run/<target>/, git
 ignored). A finding is written to fuzz/corpus-run/artifacts/ as
 ``crash-*`` / ``timeout-*`` / ``oom-*``; replay it with
@@ -41,6 +43,7 @@ RUN_DIR = os.path.join(HERE, "corpus-run")
 # target -> (harness file, seed directory under fuzz/corpus, extra environment)
 TARGETS: Dict[str, Tuple[str, str, Dict[str, str]]] = {
     "reader": ("fuzz_reader.py", "reader", {}),
+    "reader3": ("fuzz_reader.py", "reader3", {"REDIGO_FUZZ_PROTOCOL": "3"}),
     "roundtrip": ("fuzz_roundtrip.py", "roundtrip", {}),
 }
 

@@ -56,6 +56,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import context, resp
+from .cache import CacheStats, ClientCache
 from .conn import (
     Conn,
     ConnWithContext,
@@ -145,5 +146,6 @@ __all__ = [
     "Args", "scan", "scan_slice", "scan_struct",
     "Script", "new_script",
     "Pool", "PoolStats", "new_pool",
+    "ClientCache", "CacheStats",
     "OBSERVABILITY_METRIC_VIEWS", "register_views",
 ]

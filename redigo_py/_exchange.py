@@ -19,17 +19,54 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Callable, Deque, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Callable, Deque, Dict, List, Optional, Tuple, Union
 
 from . import _fork
 from . import _recorder as _rec
 from . import context as _context
 from .errors import ArgumentError, ConnectionError, Error, ProtocolError, TimeoutError
-from .resp import Reader
+from .cache import cacheable
+from .resp import Push, Reader
 from ._types import Reply
 
+if TYPE_CHECKING:
+    from .cache import ClientCache, _Token  # noqa: F401 - names of annotations
+
 _modules = sys.modules
+_OC_TRACE = _rec.OC_TRACE_MODULE
 _perf_ns = time.perf_counter_ns
+
+class _NotYet:
+    """What a connection's reader returns while no reply is complete."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<no complete reply yet>"
+
+
+NOT_YET = _NotYet()
+
+# The pushes that are pub/sub notifications, which ``receive`` returns (RESP3).
+PUBSUB_PUSHES = frozenset((b"message", b"pmessage", b"smessage", b"subscribe", b"psubscribe", b"ssubscribe",
+                           b"unsubscribe", b"punsubscribe", b"sunsubscribe", b"pong"))
+# Commands whose answer under RESP3 is a push, not a reply: they owe none.
+PUSH_ANSWERED = frozenset((b"SUBSCRIBE", b"PSUBSCRIBE", b"SSUBSCRIBE",
+                           b"UNSUBSCRIBE", b"PUNSUBSCRIBE", b"SUNSUBSCRIBE"))
+
+PushHandler = Callable[[Push], object]
+
+
+def push_answered(command: Union[str, bytes]) -> bool:
+    """Whether ``command`` is answered by pushes only under RESP3 (the subscribe family)."""
+    name = command.encode() if isinstance(command, str) else bytes(command)
+    return name.upper() in PUSH_ANSWERED
+
+
+def new_reader(protocol: int) -> Reader:
+    """A connection's reader: RESP2 or RESP3, and NOT_YET while no reply is complete."""
+    return Reader(protocol=protocol, not_enough_data=NOT_YET)
+
 
 # Guards only the first-error-wins of Exchange._fatal (a cancel callback may
 # race the owning thread); failures are rare, so one lock serves every connection.
@@ -55,12 +92,26 @@ class Exchange:
     __slots__ = (
         "_reader", "_wbuf", "_wbuf_len", "_sent", "_received", "_err", "_ctx_call",
         "_server", "_series", "_pending_series", "_last_series", "_batch", "_batch_span",
+        "_protocol", "_pushes", "_push_handler", "_want_push", "_cache", "_gets",
         "network", "host", "port", "database", "default_attributes",
     )
 
     def __init__(self, network: str, host: str, port: int, database: int,
-                 default_attributes: Optional[Dict[str, object]]) -> None:
-        self._reader = Reader()
+                 default_attributes: Optional[Dict[str, object]], protocol: int = 2,
+                 push_handler: Optional[PushHandler] = None, reader: Optional[Reader] = None) -> None:
+        # ``gets()`` says "no reply yet" with NOT_YET: under RESP3, False is a reply.
+        self._reader = reader or new_reader(protocol)
+        # RESP3: pub/sub pushes waiting for ``receive``; the handler of the
+        # other pushes; whether the receive in progress wants a pub/sub push
+        # (nothing is owed); the client-side cache this connection feeds.
+        self._protocol = protocol
+        self._pushes: Deque[Push] = deque()
+        self._push_handler = push_handler
+        self._want_push = False
+        self._cache: Optional[ClientCache] = None
+        # The next reply already read, or NOT_YET: the reader's own gets() under
+        # RESP2 (no cost added), the push filter under RESP3.
+        self._gets: Callable[[], Reply] = self._reader.gets if protocol == 2 else self._gets_resp3
         self._wbuf: List[bytes] = []
         self._wbuf_len = 0
         # Replies pending = _sent - _received. The sending side writes only
@@ -94,6 +145,77 @@ class Exchange:
     def err(self) -> Optional[BaseException]:
         """The error that made this connection unusable, or None."""
         return self._err
+
+    def last_attributes(self) -> Optional[Dict[Reply, Reply]]:
+        """The last RESP3 attribute map the server sent (None until one came; RESP2 has none)."""
+        return self._reader.last_attributes
+
+    # -- RESP3 pushes ------------------------------------------------------------
+
+    def _route(self, push: Push) -> None:
+        """A push, out of the reply stream: an invalidation to the cache, a pub/sub
+        notification to ``receive``, anything else to the push handler (or dropped)."""
+        kind = push[0] if push else b""
+        if isinstance(kind, str):
+            kind = kind.encode()
+        if kind == b"invalidate" and self._cache is not None:
+            self._cache.invalidated(self, push[1] if len(push) > 1 else None)
+        elif kind in PUBSUB_PUSHES:
+            self._pushes.append(push)
+        elif self._push_handler is not None:
+            self._push_handler(push)
+
+    def _gets_resp3(self) -> Reply:
+        """The next reply already read (NOT_YET if none), the pushes before it routed away;
+        for a ``receive`` owed no reply (``_want_push``), the next pub/sub push instead."""
+        pushes = self._pushes
+        while True:
+            if self._want_push and pushes:
+                return pushes.popleft()
+            reply = self._reader.gets()
+            if type(reply) is not Push:
+                return reply
+            self._route(reply)
+
+    def take_in_pushes(self) -> bool:
+        """Take in, without waiting, what has arrived for this connection and route the pushes
+        (a cache hit asks its entry's connection this first). False when that cannot be done
+        now: it failed, it is owed replies, or another caller is reading it."""
+        raise NotImplementedError
+
+    def _route_ready(self) -> None:
+        """Route every complete push in the reader (nothing is owed: no reply can be among them)."""
+        gets = self._gets
+        while gets() is not NOT_YET:
+            pass
+
+    def _cached(self, command: Union[str, bytes], args: Tuple[object, ...]) -> Tuple[bool, Reply, Optional[_Token]]:
+        """Ask this connection's cache: (True, value) on a hit; on a miss of a cacheable
+        command, (False, None, token) for ``cache.store`` once the reply is read; else
+        (False, None, None)."""
+        cache = self._cache
+        name = cacheable(command) if cache is not None else None
+        if cache is None or name is None:
+            return False, None, None
+        hit, value, token = cache.lookup(self, name, args)
+        if _rec.ON or _OC_TRACE in _modules:
+            self._cache_observed(name, command, args, hit)
+        return hit, value, token
+
+    def _cache_observed(self, name: bytes, command: Union[str, bytes], args: Tuple[object, ...],
+                        hit: bool) -> None:
+        """A client-side cache lookup, for the recorder: counted by result, and a hit's span
+        (a miss's is its command's own) marked ``redis.client.cache.hit``."""
+        _rec.record_cache(name, hit)
+        if hit and _rec.traced():
+            span = _rec.command_span(self, command, args)
+            if span is not None:
+                span.set("redis.client.cache.hit", True)
+                span.end()
+
+    def _forget_pushes(self) -> None:
+        """Drop the pub/sub pushes not received (a pooled connection cleaned up for reuse)."""
+        self._pushes.clear()
 
     def __repr__(self) -> str:
         where = self.host if self.network == "unix" else f"{self.host}:{self.port}"
@@ -166,6 +288,16 @@ class Exchange:
             self._pending_series.append(series)
         if _rec.PIPELINES:
             self._batch.append(_rec.command_name(command))
+
+    def _observe_do(self, command: Union[str, bytes], args: Tuple[object, ...]
+                    ) -> Tuple[Optional[_rec.SpanLike], Optional[_rec.CommandSamples], int]:
+        """An observed ``do`` starting: its span (if traced), its series (if metrics are on;
+        pub/sub pushes count under it after) and its start time."""
+        span = _rec.command_span(self, command, args) if _rec.traced() else None
+        series = None
+        if _rec.ENABLED and command:
+            series = self._last_series = self._series_of(command)
+        return span, series, (_perf_ns() if series is not None else 0)
 
     def _count_reply(self, reply: Reply, size: int, series: Optional[_rec.CommandSamples]) -> None:
         """A reply of ``size`` bytes, counted under ``series`` or under the command it answers."""
@@ -260,6 +392,8 @@ class Exchange:
         if first:
             self._close_transport()
             _rec.record_closed(state)
+            if self._cache is not None:
+                self._cache.lost(self)  # its tracking is gone: what it cached may go stale
         return self._err  # type: ignore[return-value]
 
     def _failed(self, exc: BaseException, ctx: Optional[_context.Context], command: Union[str, bytes],

@@ -63,6 +63,7 @@ STATE_ERROR = "error"
 EVENT_ERROR = "error"  # tags: cmd, kind, detail
 EVENT_OPEN = "open"  # tags: state
 EVENT_CLOSED = "closed"  # tags: state
+EVENT_CACHE = "cache"  # tags: cmd, result (hit, miss)
 
 #: Seconds between background flushes into the sinks.
 FLUSH_INTERVAL = 1.0
@@ -164,6 +165,12 @@ def record_error(command: object, kind: str, detail: str) -> None:
     """One error; ``detail`` must already be bounded (see :func:`error_detail`)."""
     if ENABLED:
         _count(EVENT_ERROR, {"cmd": command_name(command).upper(), "kind": kind, "detail": detail})
+
+
+def record_cache(command: bytes, hit: bool) -> None:
+    """A lookup in a client-side cache: a hit or a miss, by command."""
+    if ENABLED:
+        _count(EVENT_CACHE, {"cmd": command.decode(), "result": "hit" if hit else "miss"})
 
 
 def record_open(state: str) -> None:
@@ -347,6 +354,9 @@ class SpanLike(Protocol):
     def event(self, name: str, **attributes: AttributeValue) -> None:
         """A timed event on the span (a cluster redirect)."""
 
+    def set(self, name: str, value: AttributeValue) -> None:
+        """An attribute of the span (a client-side cache hit)."""
+
     def end(self) -> None:
         """Finish and export the span."""
 
@@ -382,6 +392,10 @@ class _Both:
     def event(self, name: str, **attributes: AttributeValue) -> None:
         for s in self.spans:
             s.event(name, **attributes)
+
+    def set(self, name: str, value: AttributeValue) -> None:
+        for s in self.spans:
+            s.set(name, value)
 
     def end(self) -> None:
         for s in reversed(self.spans):

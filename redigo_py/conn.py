@@ -46,9 +46,21 @@ from . import _recorder as _rec
 from . import _fork
 from ._gotext import quote
 from .protocols import Conn, ConnWithContext, ConnWithTimeout
+from .cache import ClientCache
 from .errors import ArgumentError, ConnectionError, Error, ProtocolError, RedigoError, TimeoutError
 from .resp import encode_command
-from ._exchange import EOF_TEXT, Exchange, again, first_error, settle, timeout_value, within
+from ._exchange import (
+    EOF_TEXT,
+    NOT_YET,
+    Exchange,
+    PushHandler,
+    again,
+    first_error,
+    push_answered,
+    settle,
+    timeout_value,
+    within,
+)
 from ._types import Reply
 __all__ = [
     "Conn",
@@ -68,7 +80,6 @@ __all__ = [
 
 _monotonic = time.monotonic
 _get_ident = threading.get_ident
-_perf_ns = time.perf_counter_ns
 # Whether a call is observed: the recorder's flag, or opencensus's tracing
 # module imported (a program turns that tracing on by making a tracer, not
 # through us). Checked inline, so a pipeline's per-command calls pay no
@@ -108,8 +119,10 @@ class NetConn(Exchange):
         port: int = 0,
         database: int = 0,
         default_attributes: Optional[Dict[str, object]] = None,
+        protocol: int = 2,
+        push_handler: Optional[PushHandler] = None,
     ) -> None:
-        Exchange.__init__(self, network, host, port, database, default_attributes)
+        Exchange.__init__(self, network, host, port, database, default_attributes, protocol, push_handler)
         self._sock = sock
         # Held by the call that writes, resp. reads, so that threads take turns.
         self._send_lock = threading.Lock()
@@ -191,8 +204,8 @@ class NetConn(Exchange):
             lock = self._receive_lock
             lock.acquire()
             try:
-                reply = self._reader.gets()
-                if reply is not False:
+                reply = self._gets()
+                if reply is not NOT_YET:
                     if self._sent > self._received:
                         self._received += 1
                     if type(reply) is Error:
@@ -291,16 +304,12 @@ class NetConn(Exchange):
             if not command and pending == 0:
                 return None
             span = series = None
+            start = 0
             observed = _rec.ON or _OC_TRACE in _modules
             if observed:
-                if _rec.traced():
-                    span = _rec.command_span(self, command, args)
-                if _rec.ENABLED and command:
-                    series = self._series_of(command)
-                    self._last_series = series
+                span, series, start = self._observe_do(command, args)
             if self._batch:  # the buffered commands go with this do, inside its span
                 self._batch.clear()
-            start = _perf_ns() if series is not None else 0
             phase = "write"
             try:
                 self._write_buffered(
@@ -365,6 +374,7 @@ class NetConn(Exchange):
         lock.acquire()
         observed = _rec.ON or _OC_TRACE in _modules
         span = _rec.method_span(self, "receive") if observed and _rec.traced() else None
+        self._want_push = self._sent == self._received  # RESP3: then a pub/sub push is what comes
         try:
             try:
                 deadline = None if timeout is None else _monotonic() + timeout
@@ -375,6 +385,7 @@ class NetConn(Exchange):
                 raise err from None
             return self._taken(reply, span)
         finally:
+            self._want_push = False
             lock.release()
             if span is not None:
                 span.end()
@@ -392,8 +403,8 @@ class NetConn(Exchange):
     def _read(self, deadline: Optional[float]) -> Reply:
         """One complete reply; ``deadline`` (monotonic) bounds the whole reply."""
         reader = self._reader
-        reply = reader.gets()
-        if reply is not False:
+        reply = self._gets()
+        if reply is not NOT_YET:
             return reply
         sock = self._sock
         if deadline is None:
@@ -401,7 +412,7 @@ class NetConn(Exchange):
                 sock.settimeout(None)
                 self._sock_timeout = None
             drain = _MSG_DONTWAIT and not isinstance(sock, ssl.SSLSocket)
-            while reply is False:
+            while reply is NOT_YET:
                 data = sock.recv(_RECV_SIZE)
                 if not data:
                     raise ConnectionError(EOF_TEXT)
@@ -417,9 +428,9 @@ class NetConn(Exchange):
                     if not data:
                         break  # EOF: the parse below, then the next recv, report it
                     reader.feed(data)
-                reply = reader.gets()
+                reply = self._gets()
             return reply
-        while reply is False:
+        while reply is NOT_YET:
             remaining = deadline - _monotonic()
             if remaining <= 0:
                 raise socket.timeout("timed out")
@@ -429,7 +440,7 @@ class NetConn(Exchange):
             if not data:
                 raise ConnectionError(EOF_TEXT)
             reader.feed(data)
-            reply = reader.gets()
+            reply = self._gets()
         return reply
 
     def _write_buffered(self, data: bytes, timeout: Optional[float]) -> None:
@@ -483,6 +494,104 @@ class NetConn(Exchange):
                 self._sock.close()
             except OSError:
                 pass
+
+class Resp3Conn(NetConn):
+    """A :class:`NetConn` that speaks RESP3 (``dial(..., protocol=3)``), and the one that
+    feeds a :class:`~redigo_py.cache.ClientCache` (see :mod:`redigo_py.cache`).
+
+    Pushes never reach a caller as a reply: ``_gets`` routes them as they
+    are read (pub/sub notifications to ``receive``, invalidations to the
+    client-side cache, the rest to the push handler). The subscribe family
+    is answered by pushes only, so those commands owe no reply: ``send``
+    buffers them uncounted and ``do`` sends and flushes them and returns
+    None (their confirmations come through ``receive``). A subscribed RESP3
+    connection still runs other commands.
+    """
+
+    __slots__ = ("_poller", "_tls")
+
+    def __init__(self, sock: socket.socket, read_timeout: Optional[float] = None,
+                 write_timeout: Optional[float] = None, **where: object) -> None:
+        NetConn.__init__(self, sock, read_timeout, write_timeout, **where)  # type: ignore[arg-type]
+        # What a cache hit asks first: has anything arrived for this connection?
+        self._poller = select.poll()
+        self._poller.register(sock, select.POLLIN)
+        self._tls = isinstance(sock, ssl.SSLSocket)
+
+    def receive(self) -> Reply:
+        """Read one reply; with none owed, the next pub/sub notification."""
+        return self._receive(self._read_timeout, None)
+
+    def take_in_pushes(self) -> bool:
+        if self._err is not None or self._sent != self._received:
+            return False
+        lock = self._receive_lock
+        if not lock.acquire(False):
+            return False
+        try:
+            if self._sent != self._received:
+                return False
+            if self._poller.poll(0) or (self._tls and self._sock.pending()):  # type: ignore[attr-defined]
+                if self._tls:
+                    return False  # TLS may hold part of a record: read it with the next command
+                sock = self._sock
+                if self._sock_timeout is not None:
+                    sock.settimeout(None)
+                    self._sock_timeout = None
+                try:
+                    while True:
+                        data = sock.recv(_RECV_SIZE, _MSG_DONTWAIT)
+                        if not data:
+                            return False  # EOF: the next command reports it
+                        self._reader.feed(data)
+                        if len(data) < _RECV_SIZE:
+                            break
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    return False
+            gets = self._gets  # also what an earlier read left in the reader behind its reply
+            while gets() is not NOT_YET:
+                pass
+            return self._err is None
+        except ProtocolError as exc:
+            self._failed(exc, None, "", "read")
+            return False
+        finally:
+            lock.release()
+
+    def send(self, command: Union[str, bytes], *args: object) -> None:
+        if not push_answered(command):
+            NetConn.send(self, command, *args)
+            return
+        if self._err is not None:
+            raise again(self._err)
+        data = encode_command(command, args)
+        with self._send_lock:
+            self._wbuf.append(data)
+            self._wbuf_len += len(data)
+            if self._wbuf_len > _SEND_BUFFER_LIMIT:
+                self._flush(None)
+
+    def _do(self, timeout: Optional[float], command: Union[str, bytes], args: Tuple[object, ...],
+            ctx: Optional[_context.Context]) -> Reply:
+        if self._cache is not None and args:
+            hit, value, token = self._cached(command, args)
+            if hit:
+                return value
+            if token is not None:
+                reply = NetConn._do(self, timeout, command, args, ctx)
+                self._cache.store(self, token, reply)
+                return reply
+        if command and push_answered(command):
+            self.send(command, *args)
+            if ctx is None:
+                self.flush()
+            else:
+                self.flush_context(ctx)
+            return None
+        return NetConn._do(self, timeout, command, args, ctx)
+
 
 def _send_now(sock: socket.socket, data: Union[bytes, memoryview]) -> int:
     """Send what fits in the socket's buffer now, never waiting; how many bytes went.
@@ -649,7 +758,12 @@ class DialOptions:
     ``database`` (SELECT), ``password`` and ``username`` (AUTH),
     ``client_name`` (CLIENT SETNAME), ``use_tls``, ``tls_config`` (an
     ``ssl.SSLContext``), ``tls_skip_verify`` (only when no ``tls_config``),
-    ``tls_handshake_timeout``, ``default_attributes`` (added to every span).
+    ``tls_handshake_timeout``, ``default_attributes`` (added to every span);
+    and for RESP3 (see the docs' RESP3 page): ``protocol`` (2, the default,
+    or 3: the connection opens with ``HELLO 3``, which carries AUTH and
+    SETNAME), ``push_handler(push)`` (every push that is neither pub/sub nor
+    an invalidation the cache consumes) and ``client_cache`` (a
+    :class:`~redigo_py.cache.ClientCache`; needs ``protocol=3``).
     An unknown keyword is a ``TypeError`` naming it.
     """
 
@@ -668,13 +782,26 @@ class DialOptions:
     tls_skip_verify: bool = False
     tls_handshake_timeout: Optional[float] = 10.0
     default_attributes: Optional[Dict[str, object]] = None
+    protocol: int = 2
+    push_handler: Optional[PushHandler] = None
+    client_cache: Optional[ClientCache] = None
 
     def handshake(self) -> List[Tuple[str, Tuple[object, ...]]]:
-        """The commands a new connection runs before it is handed out (AUTH, CLIENT SETNAME, SELECT)."""
+        """The commands a new connection runs before it is handed out: AUTH, CLIENT SETNAME,
+        SELECT; under RESP3, HELLO 3 carrying the first two, and CLIENT TRACKING for a cache."""
         commands: List[Tuple[str, Tuple[object, ...]]] = []
-        if self.password:
+        if self.protocol == 3:
+            hello: Tuple[object, ...] = ("3",)
+            if self.password:
+                hello += ("AUTH", self.username or "default", self.password)
+            if self.client_name:
+                hello += ("SETNAME", self.client_name)
+            commands.append(("HELLO", hello))
+            if self.client_cache is not None:
+                commands.append(("CLIENT", ("TRACKING", "ON")))
+        elif self.password:
             commands.append(("AUTH", (self.username, self.password) if self.username else (self.password,)))
-        if self.client_name:
+        if self.client_name and self.protocol != 3:
             commands.append(("CLIENT", ("SETNAME", self.client_name)))
         if self.database:
             commands.append(("SELECT", (self.database,)))
@@ -693,6 +820,17 @@ def dial_options(options: Dict[str, object]) -> DialOptions:
     return DialOptions(**options)  # type: ignore[arg-type]  # each checked at its use
 
 
+def handshake_error(command: str, exc: BaseException) -> BaseException:
+    """What a refused handshake command raises: a HELLO the server does not know (before
+    Redis 6) or whose protocol it refuses (NOPROTO) names the protocol; anything else
+    (a wrong password) is raised as it came."""
+    if command == "HELLO" and isinstance(exc, Error) and (exc.kind == "NOPROTO" or "unknown command" in str(exc)):
+        err = ConnectionError(f"redigo: the server does not speak RESP3 (protocol=3): HELLO 3 was answered {exc}")
+        err.__cause__ = exc
+        return err
+    return exc
+
+
 def dial_target(ctx: _context.Context, network: str, address: str,
                 options: DialOptions) -> Tuple[str, int, Optional[float], Dict[str, object]]:
     """Check a dial's arguments before anything is dialled: (host, port, connect timeout
@@ -700,6 +838,10 @@ def dial_target(ctx: _context.Context, network: str, address: str,
     err = ctx.err()
     if err is not None:
         raise again(err)
+    if options.protocol not in (2, 3):
+        raise ArgumentError(f"redigo: protocol must be 2 or 3, got {options.protocol!r}")
+    if options.client_cache is not None and options.protocol != 3:
+        raise ArgumentError("redigo: a client_cache needs protocol=3 (invalidations are RESP3 pushes)")
     timeout_value(options.read_timeout)  # a bad timeout is refused before anything is dialed
     timeout_value(options.write_timeout)
     timeout = within(timeout_value(options.connect_timeout), ctx)
@@ -755,12 +897,18 @@ def dial_context(ctx: _context.Context, network: str, address: str, **options: o
     except BaseException as exc:
         dial_failed(span, exc)
         raise
-    conn = NetConn(sock, opts.read_timeout, opts.write_timeout, network="unix" if network == "unix" else "tcp",
-                   host=host, port=port, database=opts.database, default_attributes=opts.default_attributes)
+    conn = (Resp3Conn if opts.protocol == 3 else NetConn)(
+        sock, opts.read_timeout, opts.write_timeout, network="unix" if network == "unix" else "tcp",
+        host=host, port=port, database=opts.database, default_attributes=opts.default_attributes,
+        protocol=opts.protocol, push_handler=opts.push_handler)
     _rec.record_open(_rec.STATE_NEW)
     try:
         for command, args in opts.handshake():
-            conn.do_context(ctx, command, *args)
+            try:
+                conn.do_context(ctx, command, *args)
+            except Error as exc:
+                raise handshake_error(command, exc) from None
+        conn._cache = opts.client_cache  # tracking is on: from now on the cache hears of this conn
     except BaseException as exc:
         conn._close(_rec.STATE_ERROR)
         if span is not None:
@@ -856,6 +1004,7 @@ def dial_url(url: str, **options: object) -> NetConn:
     ``valkey``/``valkeys`` spellings) for TLS; host defaults to localhost and
     port to 6379; a lone user-info word is a password (redis-cli's habit).
     ``unix://[[user]:password@]/path/to.sock[?db=N]`` for a unix socket.
+    ``?protocol=3`` (either kind) opens the connection in RESP3.
     Options from the URL override the keyword options.
     """
     return dial_url_context(_context.background(), url, **options)
@@ -899,8 +1048,13 @@ def parse_url(url: str) -> Tuple[str, str, Dict[str, object]]:
             options["password"] = secret
         elif user:
             options["password"] = user
+    query = parse_qs(parts.query)
+    if "protocol" in query:
+        protocol = query["protocol"][-1]
+        if protocol not in ("2", "3"):
+            raise ArgumentError(f"invalid redis URL protocol: {protocol}")
+        options["protocol"] = int(protocol)
     if scheme == "unix":
-        query = parse_qs(parts.query)
         if "db" in query:
             db = query["db"][-1]
             if not db.isdigit():

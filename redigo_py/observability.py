@@ -113,12 +113,14 @@ MEASURE_READS = "redis/reads"
 MEASURE_ERRORS = "redis/errors"
 MEASURE_CONNECTIONS_CLOSED = "redis/connections_closed"
 MEASURE_CONNECTIONS_OPEN = "redis/connections_open"
+MEASURE_CACHE_REQUESTS = "redis/cache_requests"
 
 KEY_COMMAND = "cmd"
 KEY_KIND = "kind"
 KEY_DETAIL = "detail"
 KEY_STATE = "state"
-_OWN_KEYS = frozenset((KEY_COMMAND, KEY_KIND, KEY_DETAIL, KEY_STATE))
+KEY_RESULT = "result"
+_OWN_KEYS = frozenset((KEY_COMMAND, KEY_KIND, KEY_DETAIL, KEY_STATE, KEY_RESULT))
 
 # ``kind`` of an error and ``state`` of a connection: bounded sets, so that a
 # metrics backend never sees an unbounded label.
@@ -159,7 +161,12 @@ _DEFINITIONS = (
      "redis/client/connections_open",
      "The number of open connections, but disambiguated by different states e.g. new, reused",
      (KEY_STATE,), None),
+    # Not one of the fork's 8 (OBSERVABILITY_METRIC_VIEWS): register_views() adds it.
+    (MEASURE_CACHE_REQUESTS, "The number of lookups in a client-side cache", "1",
+     "redis/client/cache_requests", "The number of client-side cache lookups, by result: hit or miss",
+     (KEY_COMMAND, KEY_RESULT), None),
 )
+_FORK_VIEWS = 8
 
 _log = logging.getLogger(__name__)
 
@@ -222,8 +229,8 @@ def _make_views() -> List[Untyped]:
     return result
 
 
-def observability_metric_views() -> List[Untyped]:
-    """The 8 views (Go's ``ObservabilityMetricViews``); imports opencensus."""
+def _all_views() -> List[Untyped]:
+    """The fork's 8 views and the cache's; imports opencensus."""
     global _views
     with _views_lock:
         if _views is None:
@@ -231,12 +238,18 @@ def observability_metric_views() -> List[Untyped]:
         return _views
 
 
+def observability_metric_views() -> List[Untyped]:
+    """The 8 views (Go's ``ObservabilityMetricViews``); imports opencensus."""
+    return _all_views()[:_FORK_VIEWS]
+
+
 def register_views() -> None:
-    """Register every view with opencensus's view manager (``view.Register`` in Go)."""
+    """Register every view with opencensus's view manager (``view.Register`` in Go): the
+    fork's 8 and ``redis/client/cache_requests`` (client-side cache hits and misses)."""
     from opencensus.stats import stats as stats_module
 
     manager = stats_module.stats.view_manager
-    for v in observability_metric_views():
+    for v in _all_views():  # the fork's 8 and redis/client/cache_requests
         manager.register_view(v)
 
 
@@ -258,6 +271,7 @@ _EVENT_MEASURES = {
     _recorder.EVENT_ERROR: MEASURE_ERRORS,
     _recorder.EVENT_OPEN: MEASURE_CONNECTIONS_OPEN,
     _recorder.EVENT_CLOSED: MEASURE_CONNECTIONS_CLOSED,
+    _recorder.EVENT_CACHE: MEASURE_CACHE_REQUESTS,
 }
 
 
@@ -434,6 +448,9 @@ class Span:
 
         code = 4 if isinstance(exc, TimeoutError) else 2  # DEADLINE_EXCEEDED or UNKNOWN
         self.status = Status(code, f"{error_detail(exc)}: {_safe_message(exc)}")
+
+    def set(self, name: str, value: _recorder.AttributeValue) -> None:
+        self.attributes[name] = value
 
     def event(self, name: str, **attributes: _recorder.AttributeValue) -> None:
         """A timed annotation (an event) on this span."""

@@ -190,6 +190,7 @@ class _OtelSink:
         self.read: Dict[Attrs, _Hist] = {}
         self.pool_times: Dict[Tuple[str, str], _Hist] = {}
         self.timeouts: Dict[str, int] = {}
+        self.cache: Dict[Tuple[str, str], int] = {}  # client-side cache lookups by (command, hit/miss)
 
     def fold(self, batch: _recorder.Batch) -> None:
         attach = _state.get("attach")
@@ -219,6 +220,11 @@ class _OtelSink:
                 series.add(times, _DURATION_BOUNDS_NS, self.delta_readers)
             for pool, n in batch.pool_timeouts.items():
                 self.timeouts[pool] = self.timeouts.get(pool, 0) + n
+            for (event, tags), n in batch.counts.items():
+                if event == _recorder.EVENT_CACHE:
+                    found = dict(tags)
+                    key = (found["cmd"], found["result"])
+                    self.cache[key] = self.cache.get(key, 0) + n
 
     def forked(self) -> None:
         """The series are the parent's (it exports them): the child's start empty, and so do
@@ -252,7 +258,7 @@ class _OtelSink:
                 {k: h.copy(reader) for k, h in self.written.items()},
                 {k: h.copy(reader) for k, h in self.read.items()},
                 {k: h.copy(reader) for k, h in self.pool_times.items()},
-                dict(self.timeouts), now)
+                dict(self.timeouts), dict(self.cache), now)
         temporality = (AggregationTemporality.DELTA if delta_from is not None
                        else AggregationTemporality.CUMULATIVE)
         start = delta_from.time_ns if delta_from is not None else self.start_ns
@@ -318,6 +324,16 @@ class _OtelSink:
                 description="The number of connection timeouts that have occurred trying to obtain a "
                             "connection from the pool.",
                 data=Sum(data_points=timeouts, aggregation_temporality=temporality, is_monotonic=True)))
+        lookups = [NumberDataPoint(
+            attributes={"db.operation.name": cmd, "redis.client.cache.result": result},
+            start_time_unix_nano=start, time_unix_nano=now,
+            value=n - (delta_from.cache.get((cmd, result), 0) if delta_from else 0))
+            for (cmd, result), n in snapshot.cache.items()]
+        if lookups:
+            metrics.append(Metric(
+                name="redis.client.cache.requests", unit="{request}",
+                description="The number of lookups in a client-side cache, by result: hit or miss.",
+                data=Sum(data_points=lookups, aggregation_temporality=temporality, is_monotonic=True)))
         counts: List[Tuple[Dict[str, str], int]] = []
         maxes: List[Tuple[Dict[str, str], int]] = []
         idle_maxes: List[Tuple[Dict[str, str], int]] = []
@@ -354,12 +370,13 @@ class _OtelSink:
 class _Snapshot:
     """What a delta reader was last given."""
 
-    __slots__ = ("duration", "written", "read", "pool_times", "timeouts", "time_ns")
+    __slots__ = ("duration", "written", "read", "pool_times", "timeouts", "cache", "time_ns")
 
     def __init__(self, duration: Dict[Attrs, _Hist], written: Dict[Attrs, _Hist], read: Dict[Attrs, _Hist],
-                 pool_times: Dict[Tuple[str, str], _Hist], timeouts: Dict[str, int], time_ns: int) -> None:
+                 pool_times: Dict[Tuple[str, str], _Hist], timeouts: Dict[str, int],
+                 cache: Dict[Tuple[str, str], int], time_ns: int) -> None:
         self.duration, self.written, self.read = duration, written, read
-        self.pool_times, self.timeouts, self.time_ns = pool_times, timeouts, time_ns
+        self.pool_times, self.timeouts, self.cache, self.time_ns = pool_times, timeouts, cache, time_ns
 
 
 def _hist(table: Dict[Attrs, _Hist], key: Attrs, bounds: Sequence[float]) -> _Hist:
@@ -405,7 +422,7 @@ class _ReaderHook:
             _recorder.flush()  # what the connections recorded since the last flush, now
             if self.delta:
                 scope, self.last = self.sink.scope_metrics(
-                    self.last or _Snapshot({}, {}, {}, {}, {}, self.sink.start_ns), id(self))
+                    self.last or _Snapshot({}, {}, {}, {}, {}, {}, self.sink.start_ns), id(self))
             else:
                 scope, _ = self.sink.scope_metrics(None)
         except Exception:  # noqa: BLE001 - the SDK's own metrics must still reach the reader
@@ -457,6 +474,9 @@ class _Span:
     def event(self, name: str, **attributes: _recorder.AttributeValue) -> None:
         self.span.add_event(name, attributes)
 
+    def set(self, name: str, value: _recorder.AttributeValue) -> None:
+        self.span.set_attribute(name, value)
+
     def end(self) -> None:
         if self.token is not None:
             from opentelemetry import context
@@ -489,6 +509,9 @@ class _LeanSpan:
     def fail(self, exc: BaseException) -> None:
         attributes, self.status = _failure(exc)
         self.attributes.update(attributes)
+
+    def set(self, name: str, value: _recorder.AttributeValue) -> None:
+        self.attributes[name] = value
 
     def event(self, name: str, **attributes: _recorder.AttributeValue) -> None:
         from opentelemetry.sdk.trace import Event
@@ -553,6 +576,9 @@ class _LazySpan:
 
     def event(self, name: str, **attributes: _recorder.AttributeValue) -> None:
         self._real().event(name, **attributes)
+
+    def set(self, name: str, value: _recorder.AttributeValue) -> None:
+        self._real().set(name, value)
 
     def end(self) -> None:
         if self.span is not None:

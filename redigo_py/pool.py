@@ -784,6 +784,8 @@ def _reset_state(c: Conn, state: int) -> None:
             reply = c.receive()
             if type(reply) is bytes and reply == SENTINEL:
                 break
+        if isinstance(c, Exchange):
+            c._forget_pushes()  # RESP3: notifications queued while the sentinel was owed
 
 
 class ErrorConn:

@@ -80,10 +80,11 @@ class PubSubConn:
     beside one receiver). Their confirmations arrive through ``receive``.
     """
 
-    __slots__ = ("conn",)
+    __slots__ = ("conn", "_pings")
 
     def __init__(self, conn: Conn) -> None:
         self.conn = conn  #: the wrapped connection (Go's ``PubSubConn.Conn``)
+        self._pings = 0  # pongs still to come (under RESP3 they are plain replies)
 
     def close(self) -> None:
         """Close the wrapped connection."""
@@ -117,18 +118,25 @@ class PubSubConn:
         no second connection.
         """
         self._command("PING", data)
+        self._pings += 1
 
     def receive(self) -> Notification:
         """Wait for the next notification (bounded by the connection's read timeout)."""
-        return _notification(self.conn.receive())
+        return self._notification(self.conn.receive())
 
     def receive_with_timeout(self, timeout: Optional[float]) -> Notification:
         """``receive`` with this read timeout (seconds) instead of the connection's."""
-        return _notification(receive_with_timeout(self.conn, timeout))
+        return self._notification(receive_with_timeout(self.conn, timeout))
 
     def receive_context(self, ctx: _context.Context) -> Notification:
         """``receive`` that ``ctx`` can end; the connection is closed if it does."""
-        return _notification(receive_context(self.conn, ctx))
+        return self._notification(receive_context(self.conn, ctx))
+
+    def _notification(self, reply: Reply) -> Notification:
+        found = _notification(reply, self._pings)
+        if isinstance(found, Pong) and self._pings:
+            self._pings -= 1
+        return found
 
 
 def _name(value: Reply, what: str) -> str:
@@ -148,11 +156,14 @@ def _field(items: List[Reply], index: int, kind: str) -> Reply:
     return items[index]
 
 
-def _notification(reply: Reply) -> Notification:
+def _notification(reply: Reply, pings: int = 0) -> Notification:
     """One pushed array as a notification (redigo's receiveInternal)."""
     if reply is None:
         raise ErrNil()
     if not isinstance(reply, list):
+        if isinstance(reply, bytes) and pings:
+            # RESP3: a PING while subscribed has a plain reply (its data), not a push.
+            return Pong(_name(reply, "pong data"))
         raise RedigoError(f"redigo: unexpected type for Values, got type {type_name(reply)}")
     if not reply:
         raise RedigoError("redigo.Scan: array short")

@@ -18,6 +18,19 @@ no underscores, a 64-bit range), not Python's more lenient ``int()`` and
 text is Go's (``strconv.ParseInt: parsing "x": invalid syntax``). A bulk
 string becomes a ``str`` only if it is valid UTF-8: Python's ``str`` is text,
 and binary data should be read with :func:`bytes_` instead.
+
+RESP3 replies (``resp.Reader(protocol=3)``) convert as their RESP2
+counterparts do, so that a program keeps its helpers when it switches
+protocol: :func:`float64` takes a double (``float``; ZSCORE),
+:func:`bool_` a boolean, :func:`string` a verbatim string (``str``), the
+integer helpers a big number within their range; the map helpers take a map
+(``dict``; HGETALL, CONFIG GET) with the rules they apply to an array of
+alternating keys and values, keys bulk strings; the array helpers take a set
+(SMEMBERS), in its iteration order, as RESP2's array of members is in no
+meaningful order either, and :func:`float64s` takes doubles as elements. A
+map is refused by the array helpers (flattening it would hide which of its
+values belongs to which key), a set by the map helpers (its order pairs
+nothing).
 """
 
 from __future__ import annotations
@@ -26,7 +39,7 @@ import datetime
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Tuple, TypeVar
 
 from ._gotext import quote as _quote
 from .errors import Error, ErrNil, RedigoError
@@ -235,13 +248,15 @@ def uint64(reply: Any) -> int:
 
 
 def float64(reply: Any) -> float:
-    """A bulk string holding a float (ZSCORE, INCRBYFLOAT).
+    """A bulk string holding a float (ZSCORE, INCRBYFLOAT), or a RESP3 double.
 
     As in redigo, an integer reply is refused: no Redis command answers a
     float as an integer, so one here means the wrong helper was chosen.
     """
     if isinstance(reply, bytes):
         return parse_float(reply)
+    if type(reply) is float:
+        return reply
     if reply is None:
         raise ErrNil()
     if isinstance(reply, Error):
@@ -250,7 +265,7 @@ def float64(reply: Any) -> float:
 
 
 def string(reply: Any) -> str:
-    """A bulk string (UTF-8) or a simple string as ``str``."""
+    """A bulk string (UTF-8), a simple string or a RESP3 verbatim string as ``str``."""
     if isinstance(reply, bytes):
         return decode(reply, "String")
     if isinstance(reply, str):
@@ -276,7 +291,10 @@ def bytes_(reply: Any) -> bytes:
 
 
 def bool_(reply: Any) -> bool:
-    """An integer reply (non-zero is true) or a bulk string in Go's ParseBool syntax."""
+    """An integer reply (non-zero is true), a bulk string in Go's ParseBool syntax, or a
+    RESP3 boolean."""
+    if type(reply) is bool:
+        return reply
     if _is_int(reply):
         return bool(reply != 0)
     if isinstance(reply, bytes):
@@ -289,8 +307,12 @@ def bool_(reply: Any) -> bool:
 
 
 def _array(reply: Any, name: str) -> List[Any]:
+    """An array reply's elements: the list itself; a RESP3 set (or, inside one, a frozen
+    array or set) as a list in iteration order."""
     if isinstance(reply, list):
         return reply
+    if isinstance(reply, (set, frozenset, tuple)):
+        return list(reply)
     if reply is None:
         raise ErrNil()
     if isinstance(reply, Error):
@@ -299,7 +321,7 @@ def _array(reply: Any, name: str) -> List[Any]:
 
 
 def values(reply: Any) -> List[Any]:
-    """An array reply as the list itself (its elements unconverted)."""
+    """An array reply as the list itself (its elements unconverted); a RESP3 set as a list."""
     return _array(reply, "Values")
 
 
@@ -328,10 +350,12 @@ def _unexpected_element(name: str, item: object) -> NoReturn:
 
 
 def float64s(reply: Any) -> List[float]:
-    """An array of float bulk strings; a nil element is 0.0."""
+    """An array of float bulk strings or RESP3 doubles; a nil element is 0.0."""
     def convert(item: Any) -> float:
         if isinstance(item, bytes):
             return parse_float(item)
+        if type(item) is float:
+            return item
         _unexpected_element("Float64s", item)
     return _slice(reply, "Float64s", 0.0, convert)
 
@@ -353,7 +377,7 @@ def strings(reply: Any) -> List[str]:
 
 def byte_slices(reply: Any) -> List[Optional[bytes]]:
     """An array of bulk strings; a nil element stays ``None``."""
-    if isinstance(reply, list) and _element_types(reply) <= _BYTES_OR_NIL:
+    if isinstance(reply, (list, set)) and _element_types(reply) <= _BYTES_OR_NIL:
         return list(reply)  # nothing to convert: a copy, as the general path makes
 
     def convert(item: Any) -> bytes:
@@ -410,13 +434,14 @@ _BYTES = frozenset((bytes,))
 _BYTES_OR_NIL = frozenset((bytes, type(None)))
 
 
-def _element_types(items: List[Any]) -> "frozenset[type]":
+def _element_types(items: Iterable[Any]) -> "frozenset[type]":
     return frozenset(map(type, items))
 
 
 def _all_text(reply: Any) -> Optional[List[str]]:
-    """Every element decoded, if ``reply`` is a list of bulk strings of valid UTF-8; else None."""
-    if not isinstance(reply, list) or not _element_types(reply) <= _BYTES:
+    """Every element decoded, if ``reply`` is a list (or a RESP3 set) of bulk strings of
+    valid UTF-8; else None."""
+    if not isinstance(reply, (list, set)) or not _element_types(reply) <= _BYTES:
         return None
     try:
         return list(map(bytes.decode, reply))
@@ -425,26 +450,39 @@ def _all_text(reply: Any) -> Optional[List[str]]:
 
 
 def _map(reply: Any, name: str, convert: Callable[[str, Any], T]) -> Dict[str, T]:
-    """Alternating key, value (HGETALL, CONFIG GET) as a dict; keys must be bulk strings."""
-    items = _array(reply, name)
-    if len(items) % 2 != 0:
-        raise RedigoError(f"redigo: {name} expects even number of values result, got {len(items)}")
+    """Alternating key, value (HGETALL, CONFIG GET), or a RESP3 map, as a dict; keys must be
+    bulk strings (a map's key is named by its index in the equivalent array)."""
+    if isinstance(reply, dict):
+        pairs: Iterable[Tuple[Any, Any]] = reply.items()
+    elif isinstance(reply, (set, frozenset)):
+        _unexpected(name, reply)  # a set's order is no order of keys and values
+    else:
+        items = _array(reply, name)
+        if len(items) % 2 != 0:
+            raise RedigoError(f"redigo: {name} expects even number of values result, got {len(items)}")
+        pairs = zip(items[0::2], items[1::2])
     result: Dict[str, T] = {}
-    for i in range(0, len(items), 2):
-        key = items[i]
+    for i, (key, value) in enumerate(pairs):
         if not isinstance(key, bytes):
-            raise RedigoError(f"redigo: {name} key[{i}] not a bulk string value, got {type_name(key)}")
+            raise RedigoError(f"redigo: {name} key[{2 * i}] not a bulk string value, got {type_name(key)}")
         text = decode(key, name)
-        result[text] = convert(text, items[i + 1])
+        result[text] = convert(text, value)
     return result
 
 
 def string_map(reply: Any) -> Dict[str, str]:
-    """Alternating bulk-string keys and values as ``{str: str}``."""
+    """Alternating bulk-string keys and values, or a RESP3 map of them, as ``{str: str}``."""
     if isinstance(reply, list) and len(reply) % 2 == 0:
         texts = _all_text(reply)
         if texts is not None:
             return dict(zip(texts[0::2], texts[1::2]))
+    elif type(reply) is dict:
+        # No type check first (two passes over a map's views): bytes.decode refuses
+        # anything but bytes with a TypeError, and the general path then names it.
+        try:
+            return dict(zip(map(bytes.decode, reply), map(bytes.decode, reply.values())))
+        except (TypeError, UnicodeDecodeError):
+            pass
 
     def convert(key: str, value: Any) -> str:
         if not isinstance(value, bytes):

@@ -1,4 +1,4 @@
-"""RESP2, sans-IO: bytes in, values out; values in, bytes out. No sockets.
+"""RESP2 and RESP3, sans-IO: bytes in, values out; values in, bytes out. No sockets.
 
 The reader has hiredis's interface (``feed``/``gets``) so that hiredis can be
 a differential oracle in the tests, and so that the connection code is the
@@ -13,22 +13,53 @@ Reply mapping (RESP2 -> Python): ``+OK`` -> ``str``; ``-ERR x`` ->
 :class:`~redigo_py.errors.Error` instance (returned, not raised); ``:1`` ->
 ``int``; ``$3 foo`` -> ``bytes``; ``$-1`` -> ``None``; ``*n`` -> ``list``;
 ``*-1`` -> ``None``.
+
+``Reader(protocol=3)`` reads RESP3 as well (to a RESP2 reader these type
+bytes are malformed): map ``%`` -> ``dict``; set ``~`` -> ``set``; double
+``,`` -> ``float`` (``inf``, ``-inf``, ``nan``); boolean ``#`` -> ``bool``;
+big number ``(`` -> ``int``; null ``_`` -> ``None``; blob error ``!`` ->
+:class:`~redigo_py.errors.Error`, as ``-``; verbatim string ``=`` -> ``str``
+(its 3-byte format dropped); push ``>`` -> :class:`Push`, only between
+replies; attributes ``|`` -> not a value, kept in
+:attr:`Reader.last_attributes`. A set element or a map key must be hashable,
+so an aggregate there is frozen all the way down: array -> ``tuple``, set ->
+``frozenset``, map -> ``frozenset`` of its (key, value) pairs (``dict(key)``
+gives the map back).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
 from itertools import accumulate
 from operator import add
-from typing import Any, Deque, Dict, List, Optional, Tuple, Union
+from typing import Any, Deque, Dict, List, Optional, Set, Tuple, Union
 
 from .errors import ArgumentError, Error, ProtocolError
 
-__all__ = ["encode", "encode_command", "encode_arg", "Reader", "Reply"]
+__all__ = ["encode", "encode_command", "encode_arg", "Reader", "Reply", "Push"]
 
-Reply = Union[str, bytes, int, List[Any], None, Error]
-"""A decoded reply (an :class:`Error` stays a value inside arrays)."""
+
+class Push(List[Any]):
+    """A RESP3 push (``>``): out-of-band data such as a pub/sub message or a
+    client-tracking invalidation, which a server sends between replies.
+
+    A ``list``, since that is what it holds, but a type of its own, so that a
+    connection routes it with ``type(reply) is Push`` instead of handing it
+    to the caller waiting for a reply. The reader returns pushes only at the
+    top level: one nested in a reply is a :class:`ProtocolError`.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"Push({list.__repr__(self)})"
+
+
+Reply = Union[str, bytes, int, float, List[Any], Dict[Any, Any], Set[Any], None, Error]
+"""A decoded reply (an :class:`Error` stays a value inside arrays); floats,
+maps and sets come from RESP3 only."""
 
 _CRLF = b"\r\n"
 
@@ -153,32 +184,50 @@ def encode_command(command: Union[str, bytes], args: Tuple[Any, ...]) -> bytes:
 
 
 class Reader:
-    """Incremental RESP2 reply parser with hiredis's ``Reader`` interface.
+    """Incremental RESP2 (or RESP3) reply parser with hiredis's ``Reader`` interface.
 
     ``feed(data)`` adds bytes (any chunking; the data is copied if mutable),
-    ``gets()`` returns the next complete reply or ``False``. Limits, each a
-    :class:`ProtocolError` raised before the memory is committed:
+    ``gets()`` returns the next complete reply or ``not_enough_data``
+    (hiredis's ``notEnoughData``, default ``False``). Under ``protocol=3`` a
+    ``#f`` reply is ``False`` too, so a caller that reads RESP3 passes a
+    sentinel of its own. Limits, each a :class:`ProtocolError` raised before
+    the memory is committed:
 
-    - ``max_bulk_len``: largest declared bulk-string or array length;
+    - ``max_bulk_len``: largest declared bulk-string or array length (a map
+      or an attribute map counts twice its declared length: each entry is two
+      elements);
     - ``max_line_len``: longest simple-string or error line (integers and
-      length headers are capped at 32 bytes, far above any valid value);
-    - ``max_depth``: deepest array nesting.
+      length headers are capped at 32 bytes, far above any valid value;
+      RESP3 doubles and big numbers at 4301 bytes, a sign and the 4300 digits
+      that Python converts to an ``int`` by default);
+    - ``max_depth``: deepest nesting of arrays (and of RESP3 maps, sets,
+      pushes and attributes). Inside a set element or a map key, where
+      aggregates are frozen, they nest at most 32 deep whatever the limit:
+      CPython hashes and compares tuples recursively, in C, so a deeper one
+      could crash the interpreter or raise ``RecursionError``.
 
     After a ``ProtocolError`` every later ``gets()`` raises again: the stream
     position is lost, and guessing would hand a reply to the wrong caller.
 
     Speed: one ``gets()`` parses every complete reply in the buffer into a
     queue (a pipeline's replies cost one pass, not one call each), and an
-    array of plain bulk strings is cut with one ``bytes.split`` and checked
-    with C-level ``map`` calls instead of a Python loop per element. A reply
-    that follows a malformed one is never returned: the error is raised when
-    the queue reaches it.
+    array of plain bulk strings (a RESP3 map or set of them too: HGETALL,
+    SMEMBERS) is cut with one ``bytes.split`` and checked with C-level
+    ``map`` calls instead of a Python loop per element. A reply that follows
+    a malformed one is never returned: the error is raised when the queue
+    reaches it.
+
+    RESP3 text is decoded as the simple strings of RESP2 are: UTF-8, an
+    invalid sequence replaced by U+FFFD. That holds for verbatim strings
+    (INFO, CLIENT LIST, LATENCY DOCTOR: text for people, which one stray
+    byte should neither turn into a dead connection nor into a ``str`` that
+    raises when it is printed or encoded) and for blob errors.
     """
 
     __slots__ = (
-        "max_bulk_len", "max_line_len", "max_depth",
+        "max_bulk_len", "max_line_len", "max_depth", "protocol", "not_enough_data",
         "_buf", "_pos", "_base", "_chunks", "_chunks_len", "_need", "_stack", "_ready", "_ends",
-        "_error", "consumed", "_scanned", "_waits",
+        "_error", "consumed", "_scanned", "_waits", "_attributes",
     )
 
     def __init__(
@@ -186,16 +235,25 @@ class Reader:
         max_bulk_len: int = 512 * 1024 * 1024,
         max_line_len: int = 64 * 1024 * 1024,
         max_depth: int = 128,
+        *,
+        protocol: int = 2,
+        not_enough_data: Any = False,
     ) -> None:
+        if protocol not in (2, 3):
+            raise ArgumentError(f"redigo: protocol must be 2 or 3, got {protocol!r}")
         self.max_bulk_len = max_bulk_len
         self.max_line_len = max_line_len
         self.max_depth = max_depth
+        self.protocol = protocol
+        """2 (RESP2) or 3 (RESP2 and RESP3's types)."""
+        self.not_enough_data = not_enough_data
+        """What ``gets()`` returns when no reply is complete."""
         self._buf = b""           # parsed from _pos on
         self._pos = 0
         self._chunks: List[bytes] = []  # fed but not yet joined into _buf
         self._chunks_len = 0
         self._need = 1            # bytes past _pos that parsing needs before it can progress
-        self._stack: List[List[Any]] = []     # open arrays: [items, declared length]
+        self._stack: List[List[Any]] = []  # open aggregates: [items, declared length, frame kind]
         self._ready: Deque[Any] = deque()  # complete replies not yet returned
         self._ends: Deque[int] = deque()   # stream offset just past each reply in _ready
         self._base = 0            # stream offset of _buf[0]
@@ -203,9 +261,31 @@ class Reader:
         self.consumed = 0
         """Stream offset just past the last reply ``gets()`` returned: the
         difference across a ``gets()`` is that reply's exact size on the wire
-        (headers and CRLFs included), which the metrics report."""
+        (headers and CRLFs included, and the attributes that came with it),
+        which the metrics report."""
         self._error: Optional[str] = None
         self._waits = 0  # times the array at _pos was found surely incomplete by the uniform path
+        # RESP3 attribute maps, each with the stream offset where it ended: it
+        # belongs to the first reply that ends after that offset.
+        self._attributes: Deque[Tuple[int, Dict[Any, Any]]] = deque()
+
+    @property
+    def last_attributes(self) -> Optional[Dict[Any, Any]]:
+        """The latest RESP3 attribute map (``|``) that came with a reply ``gets()`` has
+        returned, before it or inside it; None until one arrives.
+
+        Attributes are metadata about a reply (popularity of a key, say), not
+        part of it, so the reply itself stays the value a caller expects. An
+        attribute map parsed ahead, with a reply still in the queue, shows up
+        only once that reply is returned.
+        """
+        log = self._attributes
+        consumed = self.consumed
+        while len(log) > 1 and log[1][0] < consumed:
+            log.popleft()
+        if log and log[0][0] < consumed:
+            return log[0][1]
+        return None
 
     def feed(self, data: Union[bytes, bytearray, memoryview], offset: int = 0, length: int = -1) -> None:
         """Append ``data[offset:offset+length]`` to the input (copied if mutable)."""
@@ -218,7 +298,7 @@ class Reader:
             self._chunks_len += len(chunk)
 
     def gets(self) -> Any:
-        """Return the next complete reply, or ``False`` if more input is needed."""
+        """Return the next complete reply, or ``not_enough_data`` if more input is needed."""
         ready = self._ready
         if ready:
             self.consumed = self._ends.popleft()
@@ -228,7 +308,7 @@ class Reader:
         if self._chunks:
             buf = self._buf
             if len(buf) - self._pos + self._chunks_len < self._need:
-                return False
+                return self.not_enough_data
             chunks = self._chunks
             if self._pos < len(buf):
                 chunks.insert(0, buf[self._pos:] if self._pos else buf)
@@ -238,7 +318,7 @@ class Reader:
             self._base += self._pos
             self._pos = 0
         elif len(self._buf) - self._pos < self._need:
-            return False
+            return self.not_enough_data
         try:
             self._parse()
         except ProtocolError as exc:
@@ -251,10 +331,14 @@ class Reader:
         if ready:
             self.consumed = self._ends.popleft()
             return ready.popleft()
-        return False
+        return self.not_enough_data
 
     def _parse(self) -> None:
-        """Parse every complete reply from ``_pos`` into ``_ready``; keep partial state."""
+        """Parse every complete reply from ``_pos`` into ``_ready``; keep partial state.
+
+        RESP3's types take the branches after RESP2's, guarded by ``resp3``,
+        so that a RESP2 reader pays nothing for them.
+        """
         buf = self._buf
         pos = self._pos
         stack = self._stack
@@ -264,6 +348,7 @@ class Reader:
         size = len(buf)
         find = buf.find
         max_bulk_len = self.max_bulk_len
+        resp3 = self.protocol == 3
         try_run = True  # one attempt per call: a failed split must not repeat per reply
         # The split paths accept only values the header table covers; under a
         # lower max_bulk_len they could pass a value the limit forbids.
@@ -282,7 +367,7 @@ class Reader:
                     ends.extend(run[1])
                     pos = run[1][-1] - base
                     continue
-            if kind == 36:  # '$' bulk string
+            if kind == 36 or (resp3 and (kind == 33 or kind == 61)):  # '$' bulk; RESP3 '!' '='
                 end = find(b"\r\n", pos + 1, pos + 34)
                 if end < 0:
                     if size - pos >= 34:
@@ -294,22 +379,24 @@ class Reader:
                     n = int(digits)
                     if n > max_bulk_len:
                         raise ProtocolError(
-                            f"redigo: bulk string length {n} exceeds the limit of {max_bulk_len}")
+                            f"redigo: {_NAMES[kind]} length {n} exceeds the limit of {max_bulk_len}")
                     start = end + 2
                     stop = start + n
                     if stop + 2 > size:
                         self._incomplete(pos, stop + 2 - pos)
                         return
                     if buf[stop:stop + 2] != b"\r\n":
-                        raise ProtocolError("redigo: bad bulk string format")
+                        raise ProtocolError(f"redigo: bad {_NAMES[kind]} format")
                     value: Any = buf[start:stop]
                     pos = stop + 2
-                elif digits == b"-1":
+                    if kind != 36:
+                        value = _blob(kind, value)
+                elif digits == b"-1" and kind == 36:
                     value = None
                     pos = end + 2
                 else:
                     raise ProtocolError("redigo: illegal bytes in length")
-            elif kind == 42:  # '*' array
+            elif kind == 42 or (resp3 and kind in _AGGREGATES):  # '*' array; RESP3 '%' '~' '>' '|'
                 end = find(b"\r\n", pos + 1, pos + 34)
                 if end < 0:
                     if size - pos >= 34:
@@ -319,19 +406,31 @@ class Reader:
                 digits = buf[pos + 1:end]
                 if digits.isdigit():
                     n = int(digits)
-                    if n > max_bulk_len:
-                        raise ProtocolError(
-                            f"redigo: array length {n} exceeds the limit of {max_bulk_len}")
-                    if len(stack) >= self.max_depth:  # every array counts, an empty one too
+                    count = n
+                    if resp3 and (kind == 37 or kind == 124):
+                        count = 2 * n  # elements: a map entry is two
+                    if count > max_bulk_len:
+                        raise ProtocolError(f"redigo: {_NAMES[kind]} length {n}"
+                                            f"{'' if count == n else f' ({count} elements)'}"
+                                            f" exceeds the limit of {max_bulk_len}")
+                    if len(stack) >= self.max_depth:  # every aggregate counts, an empty one too
                         raise ProtocolError(f"redigo: arrays nested deeper than {self.max_depth}")
                     header = pos
                     pos = end + 2
+                    hashable = False
+                    if resp3:
+                        if kind == 62 and stack:
+                            raise ProtocolError("redigo: push nested inside a reply")
+                        hashable = _must_hash(stack)
+                        if hashable and _frozen_depth(stack) >= _MAX_FROZEN_DEPTH:
+                            raise ProtocolError(f"redigo: aggregates nested deeper than {_MAX_FROZEN_DEPTH} "
+                                                "inside a set element or a map key")
                     fast = None
-                    if n >= _SPLIT_MIN and fast_ok and pos < size:
+                    if count >= _SPLIT_MIN and fast_ok and pos < size and not hashable and kind != 124:
                         first = buf[pos]
                         if first == 36 and find(b"\r\n", pos, pos + 7) >= 0:
-                            fast = _bulk_array(buf, pos, n)
-                        elif first == 42 and self._waits < _MAX_WAITS:
+                            fast = _bulk_array(buf, pos, count)
+                        elif first == 42 and kind == 42 and self._waits < _MAX_WAITS:
                             fast = _uniform_arrays(buf, pos, n, self.max_depth - len(stack) - 1)
                             if fast is _WAIT:
                                 # Back to the header until more bytes come; a bounded number
@@ -342,18 +441,38 @@ class Reader:
                     self._waits = 0
                     if fast is not None:
                         value, pos = fast
+                        if kind == 62:
+                            value = Push(value)
+                        elif kind != 42:
+                            value = _finish(_FRAMES[kind][0], value)
+                    elif not resp3:
+                        if n:
+                            stack.append([[], n, 0])  # 0 is _LIST, spelled out on the RESP2 path
+                            continue
+                        value = []
+                    elif kind == 124:
+                        if n:
+                            stack.append([[], count, _ATTRIBUTES])
+                        else:
+                            self._attributes_arrived([], base + pos)
+                        continue  # attributes are not a value: the reply is what follows
                     elif n:
-                        stack.append([[], n])
+                        stack.append([Push() if kind == 62 else [], count, _FRAMES[kind][hashable]])
                         continue
                     else:
-                        value = []
-                elif digits == b"-1":
+                        value = _finish(_FRAMES[kind][hashable], Push() if kind == 62 else [])
+                elif digits == b"-1" and kind == 42:
                     value = None
                     pos = end + 2
                 else:
                     raise ProtocolError("redigo: illegal bytes in length")
-            elif kind == 58 or kind == 43 or kind == 45:  # ':' '+' '-'
-                limit = 34 if kind == 58 else self.max_line_len + 3
+            elif kind == 58 or kind == 43 or kind == 45 or (resp3 and kind in _LINES):  # ':' '+' '-'
+                if kind == 58:
+                    limit = 34
+                elif kind == 43 or kind == 45:
+                    limit = self.max_line_len + 3
+                else:
+                    limit = _LINES[kind]
                 # A long line arriving in pieces is searched for its CRLF only
                 # where it has not been searched yet (one byte back, for a CR
                 # at the end of the last piece): linear, not quadratic.
@@ -374,11 +493,13 @@ class Reader:
                     value = int(line)
                 elif kind == 43:
                     value = _SIMPLE.get(line) or line.decode("utf-8", "replace")
-                else:
+                elif kind == 45:
                     value = Error(line.decode("utf-8", "replace"))
+                else:
+                    value = _line(kind, line)
             else:
                 raise ProtocolError("redigo: unexpected response line")
-            # A value is complete: close every array that it completes.
+            # A value is complete: close every aggregate that it completes.
             while stack:
                 top = stack[-1]
                 items = top[0]
@@ -387,6 +508,11 @@ class Reader:
                     break
                 stack.pop()
                 value = items
+                if top[2]:
+                    if top[2] == _ATTRIBUTES:
+                        self._attributes_arrived(items, base + pos)
+                        break  # not a value: its parent still waits for one
+                    value = _finish(top[2], items)
             else:
                 ready.append(value)
                 ends.append(base + pos)
@@ -394,6 +520,124 @@ class Reader:
     def _incomplete(self, pos: int, need: int) -> None:
         self._pos = pos
         self._need = need
+
+    def _attributes_arrived(self, items: List[Any], end: int) -> None:
+        """Log an attribute map that ended at stream offset ``end``.
+
+        The log stays short whether or not anyone reads
+        :attr:`last_attributes`: an earlier map of the reply still being read
+        is replaced (the latest one wins), and maps of replies already
+        returned are dropped but the newest.
+        """
+        pairs = iter(items)
+        log = self._attributes
+        replies_end = self._ends[-1] if self._ends else self.consumed
+        if log and log[-1][0] > replies_end:
+            log.pop()
+        log.append((end, dict(zip(pairs, pairs))))
+        consumed = self.consumed
+        while len(log) > 1 and log[1][0] < consumed:
+            log.popleft()
+
+
+# Frame kinds, the third item of an open aggregate on the stack: what its
+# items become once the last one is in.
+_LIST = 0         # an array (or a push: its items list is already a Push)
+_TUPLE = 1        # an array that must be hashable
+_DICT = 2         # a map: items alternate key, value
+_FROZEN_DICT = 3  # a map that must be hashable: the frozenset of its (key, value) pairs
+_SET = 4
+_FROZENSET = 5
+_ATTRIBUTES = 6   # an attribute map: logged, never a value
+# RESP3 aggregate type byte -> its frame kind (where a plain value may go, where it must be
+# hashable). A push is never hashable: nested, it is refused before this is looked up.
+_FRAMES = {42: (_LIST, _TUPLE), 37: (_DICT, _FROZEN_DICT), 126: (_SET, _FROZENSET), 62: (_LIST, _LIST)}
+_AGGREGATES = frozenset((37, 126, 62, 124))  # '%' '~' '>' '|'
+# RESP3 line types -> the line limit (as for ':'): the 4301 bytes of a double or a big number
+# (a sign and Python's default limit of 4300 digits for int()), the one byte of a boolean, none.
+_NUMBER_LINE = 4301
+_LINES = {44: _NUMBER_LINE + 3, 40: _NUMBER_LINE + 3, 35: 4, 95: 3}  # ',' '(' '#' '_'
+_NAMES = {36: "bulk string", 33: "blob error", 61: "verbatim string",
+          42: "array", 37: "map", 126: "set", 62: "push", 124: "attribute"}
+# The RESP3 specification's double: an optional sign, digits, an optional fraction and exponent;
+# or inf / nan.
+_DOUBLE = re.compile(rb"[+-]?(?:[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|inf|nan)\Z")
+
+
+# Frame kinds whose value is frozen, and how deep they may nest (see Reader's max_depth).
+_FROZEN_KINDS = frozenset((_TUPLE, _FROZEN_DICT, _FROZENSET))
+_MAX_FROZEN_DEPTH = 32
+
+
+def _frozen_depth(stack: List[List[Any]]) -> int:
+    """How many frozen aggregates are open around the position being parsed."""
+    depth = 0
+    for frame in reversed(stack):
+        if frame[2] not in _FROZEN_KINDS:
+            break
+        depth += 1
+    return depth
+
+
+def _must_hash(stack: List[List[Any]]) -> bool:
+    """Whether a value starting now must be hashable: a set element, a map key, or inside one."""
+    if not stack:
+        return False
+    top = stack[-1]
+    kind: int = top[2]
+    if kind == _DICT or kind == _ATTRIBUTES:
+        return len(top[0]) % 2 == 0
+    return kind != _LIST
+
+
+def _finish(kind: int, items: List[Any]) -> Any:
+    """The value of a complete aggregate of frame kind ``kind`` from its items."""
+    if kind == _LIST:
+        return items
+    if kind == _TUPLE:
+        return tuple(items)
+    if kind == _SET:
+        return set(items)
+    if kind == _FROZENSET:
+        return frozenset(items)
+    pairs = iter(items)
+    mapping = dict(zip(pairs, pairs))  # a key sent twice: the later value wins, as in hiredis
+    return mapping if kind == _DICT else frozenset(mapping.items())
+
+
+def _blob(kind: int, data: bytes) -> Any:
+    """A RESP3 blob error (``!``) or verbatim string (``=``) from its payload."""
+    if kind == 33:
+        return Error(data.decode("utf-8", "replace"))
+    if len(data) < 4 or data[3] != 58:
+        raise ProtocolError("redigo: verbatim string without its 3-byte format and ':'")
+    return data[4:].decode("utf-8", "replace")
+
+
+def _line(kind: int, line: bytes) -> Any:
+    """A RESP3 double, big number, boolean or null from its line (the limits in ``_LINES``
+    leave a null nothing and a boolean one byte)."""
+    if kind == 44:
+        if not _DOUBLE.match(line):
+            raise ProtocolError("redigo: malformed double")
+        value = float(line)
+        if math.isinf(value) and not line.endswith(b"inf"):
+            raise ProtocolError("redigo: double out of range")
+        return value
+    if kind == 40:
+        if not (line.isdigit() or (line[:1] == b"-" and line[1:].isdigit())):
+            raise ProtocolError("redigo: malformed big number")
+        try:
+            return int(line)
+        except ValueError:  # this interpreter's int digit limit is set lower than the default
+            raise ProtocolError("redigo: big number has more digits than int() converts here") from None
+    if kind == 35:
+        if line == b"t":
+            return True
+        if line == b"f":
+            return False
+        raise ProtocolError("redigo: malformed boolean")
+    return None
 
 
 # How many times the uniform-entries path waits for more of one array (it cuts

@@ -26,6 +26,12 @@ else the field's own name; ``"-"`` leaves the field out and ``",omitempty"``
 (for :class:`Args`) leaves out an empty value. Fields whose names start with
 ``_`` (Go's unexported fields) and ``init=False`` fields take no part.
 
+RESP3 replies (``resp.Reader(protocol=3)``) scan as their RESP2
+counterparts: a set is an array in its iteration order, a map given to
+``scan_struct`` is its names and values in order, a double converts to
+``float`` (and only to it, as an integer converts only to ``int`` and
+``bool``), a boolean as the integer 1 or 0 does.
+
 Every conversion failure is a :class:`RedigoError` whose text follows
 redigo's (``redigo.Scan: cannot assign to dest 1: strconv.ParseInt: parsing
 "x": invalid syntax``); nothing leaks a bare ``TypeError`` or ``ValueError``.
@@ -65,10 +71,18 @@ def _source_name(src: object) -> str:
         return "Redis simple string"
     if isinstance(src, bytes):
         return "Redis bulk string"
+    if isinstance(src, bool):
+        return "Redis boolean"
     if isinstance(src, int):
         return "Redis integer"
+    if isinstance(src, float):
+        return "Redis double"
     if isinstance(src, list):
         return "Redis array"
+    if isinstance(src, dict):
+        return "Redis map"
+    if isinstance(src, (set, frozenset)):
+        return "Redis set"
     return type_name(src)
 
 
@@ -148,6 +162,10 @@ def _convert(src: Any, dest: Any) -> Any:
         if dest is bool:
             return src != 0
         _cannot(src, dest)
+    if isinstance(src, float):
+        if dest is float:
+            return src
+        _cannot(src, dest)
     if isinstance(src, list):
         if element is not None:
             return src if element is object or element is Any else [_convert(s, element) for s in src]
@@ -183,9 +201,12 @@ def _uint8(src: Any) -> int:
 
 
 def _array(src: Any, where: str) -> Sequence[Any]:
-    """The array being scanned; a nil or error reply is raised as the reply helpers do."""
+    """The array being scanned (a RESP3 set as a list); a nil or error reply is raised as
+    the reply helpers do."""
     if isinstance(src, (list, tuple)):
         return src
+    if isinstance(src, (set, frozenset)):
+        return list(src)
     if src is None:
         raise ErrNil()
     if isinstance(src, Error):
@@ -306,8 +327,8 @@ def _assign(src: Any, fs: _Field, message: str) -> Any:
         raise RedigoError(f"{message}: {exc}") from exc
 
 
-def scan_struct(src: Sequence[Any], dest: Any) -> Any:
-    """Fill a dataclass from alternating names and values; return it.
+def scan_struct(src: Union[Sequence[Any], Mapping[Any, Any]], dest: Any) -> Any:
+    """Fill a dataclass from alternating names and values, or a RESP3 map; return it.
 
     ``dest`` is an instance (updated in place; it must not be frozen) or a
     dataclass type (a new instance is made; fields without a default that
@@ -318,7 +339,7 @@ def scan_struct(src: Sequence[Any], dest: Any) -> Any:
     cls = dest if isinstance(dest, type) else type(dest)
     if not dataclasses.is_dataclass(cls):
         raise RedigoError("redigo.ScanStruct: value must be a dataclass instance or a dataclass type")
-    items = _array(src, "redigo.ScanStruct")
+    items = [x for pair in src.items() for x in pair] if isinstance(src, dict) else _array(src, "redigo.ScanStruct")
     if len(items) % 2 != 0:
         raise RedigoError("redigo.ScanStruct: number of values not a multiple of 2")
     spec = _dataclass_spec(cls, "redigo.ScanStruct")

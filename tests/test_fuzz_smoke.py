@@ -27,6 +27,7 @@ SECONDS = int(os.environ.get("FUZZ_SMOKE_SECONDS", "25"))
 
 TARGETS: List[object] = [
     pytest.param("reader", id="reader"),
+    pytest.param("reader3", id="reader3"),
     pytest.param("roundtrip", id="roundtrip"),
 ]
 

@@ -54,7 +54,7 @@ def views() -> Iterator[Dict[str, Any]]:
     mtvm = stats_module.stats.view_manager.measure_to_view_map
     obs.flush()
     found = {}
-    for v in redis.OBSERVABILITY_METRIC_VIEWS:
+    for v in obs._all_views():  # the fork's 8 and the cache's
         for vd in mtvm._measure_to_view_data_list_map[v._measure.name]:
             if vd.view is v:
                 vd._tag_value_aggregation_data_map.clear()
@@ -448,3 +448,16 @@ def test_aio_spans_and_views(tracing: CaptureExporter, views: Dict[str, Any], se
     assert counts(views, "redis/client/writes")[("SET",)] == 1
     assert counts(views, "redis/client/roundtrip_latency")[("SET",)] == 1
     assert counts(views, "redis/client/connections_open") == {("new",): 1}
+
+
+def test_client_cache_view(views: Dict[str, Any], server: Any) -> None:
+    """register_views() also registers redis/client/cache_requests (not one of the fork's 8)."""
+    assert "redis/client/cache_requests" in views
+    assert "redis/client/cache_requests" not in {v.name for v in redis.OBSERVABILITY_METRIC_VIEWS}
+    cache = redis.ClientCache()
+    c = redis.dial("tcp", server.address, protocol=3, client_cache=cache, database=7)
+    c.do("SET", "ck", "v")
+    for _ in range(4):
+        c.do("HGETALL", "nohash")
+    c.close()
+    assert counts(views, "redis/client/cache_requests") == {("HGETALL", "miss"): 1, ("HGETALL", "hit"): 3}

@@ -502,3 +502,20 @@ def test_aio_spans_follow_the_task_across_awaits_and_metrics_count(world: World,
     read = {a["db.operation.name"]: p for a, p in world.points("redis.client.bytes_read")}
     assert read["GET"].count == 12 and read["GET"].sum == 12 * len(b"$1\r\n0\r\n")
 
+
+
+def test_client_cache_hits_and_misses(world: World, server: RedisServer) -> None:
+    """Cache lookups are counted by result, and a hit has a span of its own marked as one."""
+    cache = redis.ClientCache()
+    c = redis.dial("tcp", server.address, protocol=3, client_cache=cache, database=7)
+    c.do("SET", "ck", "v")
+    with world.tracer.start_as_current_span("reads"):
+        for _ in range(3):
+            assert c.do("GET", "ck") == b"v"
+    c.close()
+    lookups = {(a["db.operation.name"], a["redis.client.cache.result"]): p.value
+               for a, p in world.points("redis.client.cache.requests")}
+    assert lookups == {("GET", "miss"): 1, ("GET", "hit"): 2}
+    gets = [s for s in world.spans.get_finished_spans() if s.name == "GET"]
+    assert [s.attributes.get("redis.client.cache.hit") for s in gets] == [None, True, True]
+    assert all(s.attributes["db.namespace"] == "7" for s in gets)

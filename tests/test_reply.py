@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import math
 from fractions import Fraction
-from typing import Any, Callable, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 from hypothesis import given, settings
@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from redigo_py.conn import Conn, dial
 from redigo_py.errors import Error, ErrNil, RedigoError
+from redigo_py.resp import Push
 from redigo_py.reply import (
     Latency,
     LatencyHistory,
@@ -122,6 +123,33 @@ REPLY_TESTS: List[Any] = [
     ("LatencyHistories", latency_histories, [[1700000000, 3], [1700000001, 4]],
      [LatencyHistory(time=datetime.datetime.fromtimestamp(1700000000, UTC), execution_time=0.003),
       LatencyHistory(time=datetime.datetime.fromtimestamp(1700000001, UTC), execution_time=0.004)]),
+    # RESP3 shapes (resp.Reader(protocol=3)).
+    ("float64(double)", float64, 1.5, 1.5),
+    ("float64(-inf double)", float64, -math.inf, -math.inf),
+    ("bool(#t)", bool_, True, True),
+    ("bool(#f)", bool_, False, False),
+    ("string(verbatim)", string, "Some string", "Some string"),
+    ("bytes(verbatim)", bytes_, "héllo", "héllo".encode()),
+    ("int64(big number)", int64, 1 << 62, 1 << 62),
+    ("uint64(big number)", uint64, MAX_UINT64, MAX_UINT64),
+    ("values(set)", values, {b"x"}, [b"x"]),
+    ("strings(set)", strings, {b"a"}, ["a"]),
+    ("strings(frozenset)", strings, frozenset({"a"}), ["a"]),
+    ("byte_slices(set)", byte_slices, {None}, [None]),
+    ("int64s(set)", int64s, {7}, [7]),
+    ("ints(set of bulk)", ints, {b"7"}, [7]),
+    ("uint64s(set)", uint64s, {MAX_UINT64}, [MAX_UINT64]),
+    ("float64s(doubles)", float64s, [1.5, None, b"2", -math.inf], [1.5, 0.0, 2.0, -math.inf]),
+    ("values(push)", values, Push([b"message", b"ch", b"hi"]), [b"message", b"ch", b"hi"]),
+    ("values(tuple)", values, (1, 2), [1, 2]),
+    ("string_map(map)", string_map, {b"a": b"1", b"b": b"x"}, {"a": "1", "b": "x"}),
+    ("string_map(empty map)", string_map, {}, {}),
+    ("int_map(map)", int_map, {b"a": 1, b"b": b"-2"}, {"a": 1, "b": -2}),
+    ("int64_map(map)", int64_map, {b"a": (1 << 63) - 1}, {"a": (1 << 63) - 1}),
+    ("uint64_map(map)", uint64_map, {b"a": MAX_UINT64, b"b": b"5"}, {"a": MAX_UINT64, "b": 5}),
+    ("float64_map(map of doubles)", float64_map, {b"a": 1.5, b"b": b"2.5", b"c": math.inf},
+     {"a": 1.5, "b": 2.5, "c": math.inf}),
+    ("positions(doubles)", positions, [[13.5, 38.25], None], [(13.5, 38.25), None]),
 ]
 
 
@@ -261,6 +289,35 @@ ERROR_TESTS: List[Any] = [
      "redigo: latency history element has 1 elements, expected 2"),
     ("latency_histories(element)", latency_histories, [b"x"], RedigoError,
      "redigo: latency history element is not an slice, got bytes"),
+    # RESP3 shapes: each helper's own rules, and no more.
+    ("int64(bool)", int64, True, RedigoError, "redigo: unexpected type for Int64, got type bool"),
+    ("int64(big number)", int64, 1 << 64, RedigoError,
+     "redigo: Int64: integer reply 18446744073709551616 out of range"),
+    ("float64(bool)", float64, True, RedigoError, "redigo: unexpected type for Float64, got type bool"),
+    ("bool(double)", bool_, 1.0, RedigoError, "redigo: unexpected type for Bool, got type float"),
+    ("string(double)", string, 1.5, RedigoError, "redigo: unexpected type for String, got type float"),
+    ("values(map)", values, {b"k": b"v"}, RedigoError, "redigo: unexpected type for Values, got type dict"),
+    ("strings(map)", strings, {b"k": b"v"}, RedigoError, "redigo: unexpected type for Strings, got type dict"),
+    ("strings(set of int)", strings, {1}, RedigoError, "redigo: unexpected element type for Strings, got type int"),
+    ("float64s([bool])", float64s, [True], RedigoError, "redigo: unexpected element type for Float64s, got type bool"),
+    ("int64s([double])", int64s, [1.0], RedigoError, "redigo: unexpected element type for Int64s, got type float"),
+    ("string_map(map key)", string_map, {"k": b"v"}, RedigoError,
+     "redigo: StringMap key[0] not a bulk string value, got str"),
+    ("string_map(map second key)", string_map, {b"a": b"1", 5: b"v"}, RedigoError,
+     "redigo: StringMap key[2] not a bulk string value, got int"),
+    ("string_map(map value)", string_map, {b"k": 1}, RedigoError,
+     'redigo: StringMap for "k" not a bulk string value, got int'),
+    ("string_map(map not utf-8)", string_map, {b"k": b"\xff"}, RedigoError, None),
+    ("int_map(map nil value)", int_map, {b"k": None}, ErrNil, "redigo: nil returned"),
+    ("int_map(map error value)", int_map, {b"k": E}, Error, "ERR boom"),
+    ("float64_map(map of int)", float64_map, {b"k": 1}, RedigoError,
+     "redigo: unexpected type for Float64, got type int"),
+    ("string_map(set)", string_map, {b"k", b"v"}, RedigoError,
+     "redigo: unexpected type for StringMap, got type set"),
+    ("int_map(frozenset)", int_map, frozenset(), RedigoError,
+     "redigo: unexpected type for IntMap, got type frozenset"),
+    ("string_map(push)", string_map, Push([b"k"]), RedigoError,
+     "redigo: StringMap expects even number of values result, got 1"),
 ]
 
 
@@ -398,3 +455,112 @@ def test_int64_round_trip(n: int) -> None:
 def test_float64_round_trip(x: float) -> None:
     assert float64(repr(x).encode()) == x
     assert float64(x.hex().encode()) == x
+
+
+# -- RESP3 shapes: properties ---------------------------------------------------------
+
+# Every RESP3 reply shape the reader returns (resp.Reader(protocol=3)): RESP2's, and
+# doubles, booleans, big numbers, maps, sets (of hashable values), pushes.
+HASHABLE_LEAVES = st.one_of(
+    st.none(),
+    st.integers(min_value=-(1 << 70), max_value=1 << 70),
+    st.binary(max_size=12),
+    NUMERIC,
+    st.text(max_size=8),
+    st.builds(Error, st.text(max_size=8)),
+    st.floats(),
+    st.booleans(),
+)
+REPLIES3 = st.recursive(
+    HASHABLE_LEAVES,
+    lambda children: st.one_of(
+        st.lists(children, max_size=7),
+        st.lists(children, max_size=4).map(Push),
+        st.dictionaries(HASHABLE_LEAVES, children, max_size=5),
+        st.sets(HASHABLE_LEAVES, max_size=5),
+    ),
+    max_leaves=24,
+)
+LIST_HELPERS = [values, multi_bulk, float64s, strings, byte_slices, int64s, ints, uint64s]
+MAP_HELPERS = [string_map, int_map, int64_map, float64_map, uint64_map]
+
+
+def outcome(helper: Callable[[Any], Any], reply: Any) -> Any:
+    """What a helper does with a reply: ("ok", value) or (exception type, message)."""
+    try:
+        return ("ok", helper(reply))
+    except RedigoError as exc:
+        return (type(exc), str(exc))
+
+
+def flattened(mapping: Dict[Any, Any]) -> List[Any]:
+    """A RESP3 map as RESP2 sends the same reply: alternating keys and values."""
+    return [x for pair in mapping.items() for x in pair]
+
+
+@settings(max_examples=400, deadline=None)
+@given(reply=REPLIES3)
+def test_helpers_convert_resp3_shapes_or_raise_redigo_error(reply: Any) -> None:
+    for helper in HELPERS:
+        try:
+            helper(reply)
+        except RedigoError:
+            pass
+
+
+@given(x=st.floats())
+def test_float64_takes_a_double_as_it_is(x: float) -> None:
+    got = float64(x)
+    assert got is x or (math.isnan(got) and math.isnan(x))
+    assert float64s([x, None])[1] == 0.0
+    assert float64s([x])[0] is x
+
+
+@given(b=st.booleans())
+def test_bool_takes_a_boolean_as_it_is(b: bool) -> None:
+    assert bool_(b) is b
+
+
+@given(text=st.text())
+def test_string_takes_a_verbatim_string_as_it_is(text: str) -> None:
+    assert string(text) is text
+    assert bytes_(text) == text.encode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(members=st.sets(HASHABLE_LEAVES, max_size=8))
+def test_array_helpers_take_a_set_as_the_array_of_its_members(members: Any) -> None:
+    """A set converts exactly as the array of its members in iteration order would, to a value
+    or to the same error: SMEMBERS means the same under RESP2 and RESP3."""
+    for helper in LIST_HELPERS:
+        for shape in (members, frozenset(members)):
+            assert repr(outcome(helper, shape)) == repr(outcome(helper, list(shape)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(mapping=st.dictionaries(HASHABLE_LEAVES, HASHABLE_LEAVES, max_size=8))
+def test_map_helpers_take_a_map_as_its_alternating_keys_and_values(mapping: Dict[Any, Any]) -> None:
+    """A map converts exactly as RESP2's array of alternating keys and values would, to a value
+    or to the same error (key positions included): HGETALL means the same under both."""
+    for helper in MAP_HELPERS:
+        assert repr(outcome(helper, mapping)) == repr(outcome(helper, flattened(mapping)))
+
+
+@given(mapping=st.dictionaries(st.binary(max_size=8), st.binary(max_size=8), max_size=20))
+def test_string_map_of_a_map_of_bulk_strings(mapping: Dict[bytes, bytes]) -> None:
+    expected: Any
+    try:
+        expected = {k.decode(): v.decode() for k, v in mapping.items()}
+    except UnicodeDecodeError:
+        expected = RedigoError
+    if expected is RedigoError:
+        with pytest.raises(RedigoError, match="not valid UTF-8"):
+            string_map(mapping)
+    else:
+        assert string_map(mapping) == expected
+
+
+@given(n=st.integers(min_value=-(1 << 80), max_value=1 << 80))
+def test_big_numbers_convert_within_each_helpers_range(n: int) -> None:
+    assert outcome(int64, n)[0] == ("ok" if -(1 << 63) <= n < (1 << 63) else RedigoError)
+    assert outcome(uint64, n)[0] == ("ok" if 0 <= n <= MAX_UINT64 else RedigoError)

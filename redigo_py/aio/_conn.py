@@ -29,14 +29,25 @@ import os
 import socket
 import sys
 import threading
-import time
 from collections import deque
 from typing import Deque, Dict, List, Optional, Tuple, Union, cast
 
 from .. import _fork
 from .. import _recorder as _rec
 from .. import context as _context
-from .._exchange import EOF_TEXT, Exchange, again, first_error, settle, timeout_value, within
+from .._exchange import (
+    EOF_TEXT,
+    NOT_YET,
+    Exchange,
+    PushHandler,
+    again,
+    first_error,
+    new_reader,
+    push_answered,
+    settle,
+    timeout_value,
+    within,
+)
 from ..conn import (
     _FAMILIES,
     _dial_error,
@@ -44,6 +55,7 @@ from ..conn import (
     address_error,
     dial_failed,
     dial_options,
+    handshake_error,
     dial_target,
     lookup_error,
     parse_url,
@@ -52,7 +64,7 @@ from ..conn import (
     tls_error,
 )
 from ..errors import ConnectionError, Error, ProtocolError, RedigoError
-from ..resp import Reader, encode_command
+from ..resp import encode_command
 from .._types import Reply
 
 __all__ = ["NetConn", "dial", "dial_context", "dial_url", "dial_url_context"]
@@ -61,7 +73,6 @@ _modules = sys.modules
 _OC_TRACE = _rec.OC_TRACE_MODULE
 _current_task = asyncio.current_task
 _get_ident = threading.get_ident
-_perf_ns = time.perf_counter_ns
 
 
 def _wake(waiter: "Optional[asyncio.Future[None]]") -> None:
@@ -79,8 +90,8 @@ class _Wire(asyncio.Protocol):
     """The transport's events, for one connection: bytes go into its reader at once,
     and the task waiting for them (at most one: the receiver) is woken."""
 
-    def __init__(self) -> None:
-        self.reader = Reader()  # the connection's: it adopts it
+    def __init__(self, protocol: int = 2) -> None:
+        self.reader = new_reader(protocol)  # the connection's: it adopts it
         self.waiter: Optional[asyncio.Future[None]] = None  # a reader waiting for bytes
         self.drain: Optional[asyncio.Future[None]] = None  # a writer waiting for room
         self.lost: Optional[ConnectionError] = None
@@ -142,9 +153,10 @@ class NetConn(Exchange):
 
     def __init__(self, transport: asyncio.Transport, wire: _Wire, read_timeout: Optional[float],
                  write_timeout: Optional[float], *, network: str, host: str, port: int,
-                 database: int = 0, default_attributes: Optional[Dict[str, object]] = None) -> None:
-        Exchange.__init__(self, network, host, port, database, default_attributes)
-        self._reader = wire.reader
+                 database: int = 0, default_attributes: Optional[Dict[str, object]] = None,
+                 push_handler: Optional[PushHandler] = None) -> None:
+        Exchange.__init__(self, network, host, port, database, default_attributes, wire.reader.protocol,
+                          push_handler, wire.reader)
         self._transport = transport
         self._wire = wire
         self._loop = asyncio.get_running_loop()
@@ -173,8 +185,8 @@ class NetConn(Exchange):
         self._sending = self._receiving = True
         try:
             self._transport.write(data)
-            reply = self._reader.gets()
-            if reply is False:
+            reply = self._gets()
+            if reply is NOT_YET:
                 reply = await self._read(None)
         except BaseException as exc:
             raise self._failed(exc, None, command, "read") from None
@@ -231,10 +243,10 @@ class NetConn(Exchange):
             # A pipeline's replies are usually parsed already: the next one needs no
             # turn and no wait (nothing can come between, as nothing is awaited).
             try:
-                reply = self._reader.gets()
+                reply = self._gets()
             except ProtocolError as exc:
                 raise self._failed(exc, None, "", "read") from None
-            if reply is not False:
+            if reply is not NOT_YET:
                 if self._sent > self._received:
                     self._received += 1
                 if type(reply) is Error:
@@ -356,16 +368,12 @@ class NetConn(Exchange):
             if not command and pending == 0:
                 return None
             span = series = None
+            start = 0
             observed = _rec.ON or _OC_TRACE in _modules
             if observed:
-                if _rec.traced():
-                    span = _rec.command_span(self, command, args)
-                if _rec.ENABLED and command:
-                    series = self._series_of(command)
-                    self._last_series = series
+                span, series, start = self._observe_do(command, args)
             if self._batch:  # the buffered commands go with this do, inside its span
                 self._batch.clear()
-            start = _perf_ns() if series is not None else 0
             phase = "write"
             replies: List[Reply] = []
             try:
@@ -377,8 +385,8 @@ class NetConn(Exchange):
                     series.written.append(len(data))
                 for i in range(pending + 1 if command else pending):
                     before = reader.consumed
-                    reply = reader.gets()
-                    if reply is False:
+                    reply = self._gets()
+                    if reply is NOT_YET:
                         reply = await self._read(deadline)
                     if observed:
                         self._count_reply(reply, reader.consumed - before, series if i == pending else None)
@@ -402,12 +410,13 @@ class NetConn(Exchange):
         await self._take_turn(False, True)
         observed = _rec.ON or _OC_TRACE in _modules
         span = _rec.method_span(self, "receive") if observed and _rec.traced() else None
+        self._want_push = self._sent == self._received  # RESP3: then a pub/sub push is what comes
         try:
             try:
                 reader = self._reader
                 before = reader.consumed
-                reply = reader.gets()
-                if reply is False:
+                reply = self._gets()
+                if reply is NOT_YET:
                     reply = await self._read(None if timeout is None else self._loop.time() + timeout)
                 if observed:
                     self._count_reply(reply, reader.consumed - before, None)
@@ -417,6 +426,7 @@ class NetConn(Exchange):
                 raise err from None
             return self._taken(reply, span)
         finally:
+            self._want_push = False
             self._end_turn(False, True)
             if span is not None:
                 span.end()
@@ -462,7 +472,6 @@ class NetConn(Exchange):
 
     async def _read(self, deadline: Optional[float]) -> Reply:
         """One complete reply; ``deadline`` (the loop's clock) bounds the whole reply."""
-        reader = self._reader
         wire = self._wire
         loop = self._loop
         while True:
@@ -476,8 +485,8 @@ class NetConn(Exchange):
                 await waiter
             else:
                 await self._wait(waiter, deadline)
-            reply = reader.gets()
-            if reply is not False:
+            reply = self._gets()
+            if reply is not NOT_YET:
                 return reply
 
     async def _wait(self, waiter: "asyncio.Future[None]", deadline: Optional[float]) -> None:
@@ -528,6 +537,63 @@ _BACKLOG_LIMIT = 4 * 1024 * 1024
 # blocking conn writes them (Go's bufio.Writer), so a long pipeline does not
 # grow without bound.
 _SEND_BUFFER_LIMIT = 64 * 1024
+
+
+class Resp3Conn(NetConn):
+    """An :class:`NetConn` that speaks RESP3 (``aio.dial(..., protocol=3)``); see
+    :class:`redigo_py.conn.Resp3Conn`: the same rules, awaited."""
+
+    __slots__ = ()
+
+    async def do(self, command: Union[str, bytes], *args: object) -> Reply:
+        return await self._do(self._read_timeout, command, args, None)
+
+    async def receive(self) -> Reply:
+        """Read one reply; with none owed, the next pub/sub notification."""
+        return await self._receive(self._read_timeout, None)
+
+    def take_in_pushes(self) -> bool:
+        # What the event loop has read is in the reader already; route its pushes.
+        if self._err is not None or self._receiving or self._sent != self._received:
+            return False
+        try:
+            self._route_ready()
+        except ProtocolError as exc:
+            self._failed(exc, None, "", "read")
+            return False
+        return True
+
+    async def send(self, command: Union[str, bytes], *args: object) -> None:
+        if not push_answered(command):
+            await NetConn.send(self, command, *args)
+            return
+        if self._err is not None:
+            raise again(self._err)
+        data = encode_command(command, args)
+        await self._take_turn(True, False)
+        try:
+            self._wbuf.append(data)
+            self._wbuf_len += len(data)
+            if self._wbuf_len > _SEND_BUFFER_LIMIT:
+                await self._flush(None, None)
+        finally:
+            self._end_turn(True, False)
+
+    async def _do(self, timeout: Optional[float], command: Union[str, bytes], args: Tuple[object, ...],
+                  ctx: Optional[_context.Context]) -> Reply:
+        if self._cache is not None and args:
+            hit, value, token = self._cached(command, args)
+            if hit:
+                return value
+            if token is not None:
+                reply = await NetConn._do(self, timeout, command, args, ctx)
+                self._cache.store(self, token, reply)
+                return reply
+        if command and push_answered(command):
+            await self.send(command, *args)
+            await self._flush_turn(ctx)
+            return None
+        return await NetConn._do(self, timeout, command, args, ctx)
 
 
 def _concurrent() -> RedigoError:
@@ -603,7 +669,7 @@ async def dial_context(ctx: _context.Context, network: str, address: str, **opti
             if isinstance(exc, RedigoError):  # _connect's error, already in Go's words
                 raise
             raise _dial_error(network, address, exc, ctx) from exc
-        wire = _Wire()
+        wire = _Wire(opts.protocol)
         try:
             tls = tls_context(opts.tls_config, opts.tls_skip_verify) if opts.use_tls else None
             handshake = timeout_value(opts.tls_handshake_timeout)
@@ -619,13 +685,18 @@ async def dial_context(ctx: _context.Context, network: str, address: str, **opti
     except BaseException as exc:
         dial_failed(span, exc)
         raise
-    conn = NetConn(transport, wire, opts.read_timeout, opts.write_timeout,
-                   network="unix" if network == "unix" else "tcp", host=host, port=port,
-                   database=opts.database, default_attributes=opts.default_attributes)
+    conn = (Resp3Conn if opts.protocol == 3 else NetConn)(
+        transport, wire, opts.read_timeout, opts.write_timeout, network="unix" if network == "unix" else "tcp",
+        host=host, port=port, database=opts.database, default_attributes=opts.default_attributes,
+        push_handler=opts.push_handler)
     _rec.record_open(_rec.STATE_NEW)
     try:
         for command, args in opts.handshake():
-            await conn.do_context(ctx, command, *args)
+            try:
+                await conn.do_context(ctx, command, *args)
+            except Error as exc:
+                raise handshake_error(command, exc) from None
+        conn._cache = opts.client_cache
     except BaseException as exc:
         conn._close(_rec.STATE_ERROR)
         if span is not None:

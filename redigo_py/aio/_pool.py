@@ -43,6 +43,7 @@ from ..pool import (
 )
 from ..protocols import AsyncConn
 from ._conn import NetConn
+from .._exchange import Exchange
 from .._types import Reply
 
 __all__ = ["Pool", "PooledConn", "ErrorConn"]
@@ -425,6 +426,8 @@ async def _reset_state(c: AsyncConn, state: int) -> None:
             reply = await c.receive()
             if type(reply) is bytes and reply == SENTINEL:
                 break
+        if isinstance(c, Exchange):
+            c._forget_pushes()  # RESP3: notifications queued while the sentinel was owed
 
 
 class ErrorConn:

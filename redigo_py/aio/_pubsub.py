@@ -19,7 +19,8 @@ from typing import Optional
 
 from .. import context as _context
 from ..protocols import AsyncConn
-from ..pubsub import Notification, _notification
+from ..pubsub import Notification, Pong, _notification
+from .._types import Reply
 
 __all__ = ["PubSubConn"]
 
@@ -27,11 +28,12 @@ __all__ = ["PubSubConn"]
 class PubSubConn:
     """Wraps an :mod:`redigo_py.aio` connection with the subscriber's methods."""
 
-    __slots__ = ("conn", "_closed")
+    __slots__ = ("conn", "_closed", "_pings")
 
     def __init__(self, conn: AsyncConn) -> None:
         self.conn = conn  #: the wrapped connection
         self._closed = False
+        self._pings = 0  # pongs still to come (under RESP3 they are plain replies)
 
     async def close(self) -> None:
         """Close the wrapped connection; an ``async for`` over this ends."""
@@ -61,18 +63,25 @@ class PubSubConn:
     async def ping(self, data: str = "") -> None:
         """Send a PING; the :class:`~redigo_py.pubsub.Pong` comes through ``receive``."""
         await self._command("PING", data)
+        self._pings += 1
 
     async def receive(self) -> Notification:
         """The next notification (bounded by the connection's read timeout)."""
-        return _notification(await self.conn.receive())
+        return self._notification(await self.conn.receive())
 
     async def receive_with_timeout(self, timeout: Optional[float]) -> Notification:
         """``receive`` with this read timeout (seconds) instead of the connection's."""
-        return _notification(await self.conn.receive_with_timeout(timeout))  # type: ignore[attr-defined]
+        return self._notification(await self.conn.receive_with_timeout(timeout))  # type: ignore[attr-defined]
 
     async def receive_context(self, ctx: _context.Context) -> Notification:
         """``receive`` that ``ctx`` can end; the connection is closed if it does."""
-        return _notification(await self.conn.receive_context(ctx))  # type: ignore[attr-defined]
+        return self._notification(await self.conn.receive_context(ctx))  # type: ignore[attr-defined]
+
+    def _notification(self, reply: Reply) -> Notification:
+        found = _notification(reply, self._pings)
+        if isinstance(found, Pong) and self._pings:
+            self._pings -= 1
+        return found
 
     def __aiter__(self) -> "PubSubConn":
         return self
