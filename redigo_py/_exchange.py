@@ -63,6 +63,15 @@ def push_answered(command: Union[str, bytes]) -> bool:
     return name.upper() in PUSH_ANSWERED
 
 
+def _ends_tracking(command: Union[str, bytes], args: Tuple[object, ...]) -> bool:
+    """Whether ``command`` turns this connection's CLIENT TRACKING off (RESET does too)."""
+    name = (command.encode() if isinstance(command, str) else bytes(command)).upper()
+    if name == b"RESET":
+        return True
+    words = [a.encode().upper() if isinstance(a, str) else a.upper() if isinstance(a, bytes) else b"" for a in args[:2]]
+    return name == b"CLIENT" and words == [b"TRACKING", b"OFF"]
+
+
 def new_reader(protocol: int) -> Reader:
     """A connection's reader: RESP2 or RESP3, and NOT_YET while no reply is complete."""
     return Reader(protocol=protocol, not_enough_data=NOT_YET)
@@ -194,8 +203,15 @@ class Exchange:
         command, (False, None, token) for ``cache.store`` once the reply is read; else
         (False, None, None)."""
         cache = self._cache
-        name = cacheable(command) if cache is not None else None
-        if cache is None or name is None:
+        if cache is None:
+            return False, None, None
+        name = cacheable(command)
+        if name is None:
+            if _ends_tracking(command, args):
+                # RESET or CLIENT TRACKING OFF: the server stops telling this connection of
+                # writes, so what it cached could go stale unseen; it caches no more.
+                self._cache = None
+                cache.lost(self)
             return False, None, None
         hit, value, token = cache.lookup(self, name, args)
         if _rec.ON or _OC_TRACE in _modules:

@@ -575,7 +575,7 @@ class Resp3Conn(NetConn):
 
     def _do(self, timeout: Optional[float], command: Union[str, bytes], args: Tuple[object, ...],
             ctx: Optional[_context.Context]) -> Reply:
-        if self._cache is not None and args:
+        if self._cache is not None:
             hit, value, token = self._cached(command, args)
             if hit:
                 return value

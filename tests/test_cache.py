@@ -224,3 +224,17 @@ def test_aio_cache(server: RedisServer, writer: redis.Conn) -> None:
         return got
 
     assert asyncio.run(asyncio.wait_for(main(), 30)) == [b"1", b"1", b"2"]
+
+
+def test_turning_tracking_off_flushes_and_stops_caching(server: RedisServer, writer: redis.Conn) -> None:
+    cache = ClientCache()
+    c = cached_conn(server, cache)
+    writer.do("SET", "t", "1")
+    c.do("GET", "t")
+    assert cache.stats().entries == 1
+    c.do("CLIENT", "TRACKING", "off")  # the server will no longer say when t changes
+    assert cache.stats().entries == 0
+    writer.do("SET", "t", "2")
+    assert c.do("GET", "t") == b"2" and c.do("GET", "t") == b"2"
+    assert cache.stats().entries == 0 and cache.stats().hits == 0
+    c.close()
