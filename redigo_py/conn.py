@@ -1087,6 +1087,7 @@ def parse_url(url: str) -> Tuple[str, str, Dict[str, object]]:
 
 # -- redigo's package-level helpers ------------------------------------------
 
+# The "..." (an explicit Any): the arguments are those of the interface's method.
 def optional_method(conn: object, name: str, interface: str) -> Callable[..., Reply]:
     """``conn``'s method ``name`` of an optional interface, as redigo's type assertion finds it;
     a connection without it raises redigo's "does not support" error."""

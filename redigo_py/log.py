@@ -182,6 +182,7 @@ class LoggingConn:
         result = _error_text(err) if method == "Send" else f"{_print_value(reply)}, {_error_text(err)}"
         self._logger.debug("%s%s(%s) -> (%s)", self._prefix, method, call, result)
 
+    # ``fn`` is any of the wrapped conn's methods: the "..." (an explicit Any) is its own arguments.
     def _call(self, method: str, fn: Callable[..., Reply], command: Union[str, bytes], args: Sequence[object],
               *call_args: object) -> Reply:
         try:

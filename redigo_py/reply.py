@@ -39,10 +39,14 @@ import datetime
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Tuple, TypeVar
+from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, NoReturn, Optional, Sequence, Tuple, TypeVar
 
 from ._gotext import quote as _quote
+from ._types import Reply
 from .errors import Error, ErrNil, RedigoError
+
+if TYPE_CHECKING:  # typing.TypeGuard is new in Python 3.10; an annotation needs no import at run time
+    from typing import TypeGuard
 
 __all__ = [
     "int_",
@@ -191,7 +195,7 @@ def type_name(value: object) -> str:
     return type(value).__name__
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -201,7 +205,7 @@ def _unexpected(name: str, reply: object) -> NoReturn:
 
 # -- scalars -------------------------------------------------------------------
 
-def _int64(reply: Any, name: str) -> int:
+def _int64(reply: object, name: str) -> int:
     if _is_int(reply):
         if not _INT64_MIN <= reply <= _INT64_MAX:
             raise RedigoError(f"redigo: {name}: integer reply {reply} out of range")
@@ -215,12 +219,12 @@ def _int64(reply: Any, name: str) -> int:
     _unexpected(name, reply)
 
 
-def int_(reply: Any) -> int:
+def int_(reply: object) -> int:
     """An integer reply, or a bulk string holding a decimal integer (Go's ``Int``)."""
     return _int64(reply, "Int")
 
 
-def int64(reply: Any) -> int:
+def int64(reply: object) -> int:
     """An integer reply, or a decimal bulk string, within the int64 range."""
     return _int64(reply, "Int64")
 
@@ -234,7 +238,7 @@ def _uint64_int(value: int, where: str) -> int:
     return int(value)
 
 
-def uint64(reply: Any) -> int:
+def uint64(reply: object) -> int:
     """A non-negative integer reply, or a bulk string holding a uint64."""
     if _is_int(reply):
         return _uint64_int(reply, "Uint64: integer reply")
@@ -247,7 +251,7 @@ def uint64(reply: Any) -> int:
     _unexpected("Uint64", reply)
 
 
-def float64(reply: Any) -> float:
+def float64(reply: object) -> float:
     """A bulk string holding a float (ZSCORE, INCRBYFLOAT), or a RESP3 double.
 
     As in redigo, an integer reply is refused: no Redis command answers a
@@ -264,7 +268,7 @@ def float64(reply: Any) -> float:
     _unexpected("Float64", reply)
 
 
-def string(reply: Any) -> str:
+def string(reply: object) -> str:
     """A bulk string (UTF-8), a simple string or a RESP3 verbatim string as ``str``."""
     if isinstance(reply, bytes):
         return decode(reply, "String")
@@ -277,7 +281,7 @@ def string(reply: Any) -> str:
     _unexpected("String", reply)
 
 
-def bytes_(reply: Any) -> bytes:
+def bytes_(reply: object) -> bytes:
     """A bulk string, or a simple string encoded as UTF-8, as ``bytes``."""
     if isinstance(reply, bytes):
         return reply
@@ -290,7 +294,7 @@ def bytes_(reply: Any) -> bytes:
     _unexpected("Bytes", reply)
 
 
-def bool_(reply: Any) -> bool:
+def bool_(reply: object) -> bool:
     """An integer reply (non-zero is true), a bulk string in Go's ParseBool syntax, or a
     RESP3 boolean."""
     if type(reply) is bool:
@@ -306,7 +310,7 @@ def bool_(reply: Any) -> bool:
     _unexpected("Bool", reply)
 
 
-def _array(reply: Any, name: str) -> List[Any]:
+def _array(reply: object, name: str) -> List[Reply]:
     """An array reply's elements: the list itself; a RESP3 set (or, inside one, a frozen
     array or set) as a list in iteration order."""
     if isinstance(reply, list):
@@ -320,21 +324,21 @@ def _array(reply: Any, name: str) -> List[Any]:
     _unexpected(name, reply)
 
 
-def values(reply: Any) -> List[Any]:
+def values(reply: object) -> List[Reply]:
     """An array reply as the list itself (its elements unconverted); a RESP3 set as a list."""
     return _array(reply, "Values")
 
 
-def multi_bulk(reply: Any) -> List[Any]:
+def multi_bulk(reply: object) -> List[Reply]:
     """Deprecated alias of :func:`values`, kept because redigo keeps ``MultiBulk``."""
     return _array(reply, "Values")
 
 
 # -- arrays --------------------------------------------------------------------
 
-def _slice(reply: Any, name: str, nil: Any, convert: Callable[[Any], Any]) -> List[Any]:
+def _slice(reply: object, name: str, nil: T, convert: Callable[[object], T]) -> List[T]:
     """Convert each element; a nil element becomes ``nil`` (Go's zero value)."""
-    result = []
+    result: List[T] = []
     for item in _array(reply, name):
         if item is None:
             result.append(nil)
@@ -349,9 +353,9 @@ def _unexpected_element(name: str, item: object) -> NoReturn:
     raise RedigoError(f"redigo: unexpected element type for {name}, got type {type_name(item)}")
 
 
-def float64s(reply: Any) -> List[float]:
+def float64s(reply: object) -> List[float]:
     """An array of float bulk strings or RESP3 doubles; a nil element is 0.0."""
-    def convert(item: Any) -> float:
+    def convert(item: object) -> float:
         if isinstance(item, bytes):
             return parse_float(item)
         if type(item) is float:
@@ -360,13 +364,13 @@ def float64s(reply: Any) -> List[float]:
     return _slice(reply, "Float64s", 0.0, convert)
 
 
-def strings(reply: Any) -> List[str]:
+def strings(reply: object) -> List[str]:
     """An array of bulk or simple strings; a nil element is ``""``."""
     fast = _all_text(reply)
     if fast is not None:
         return fast
 
-    def convert(item: Any) -> str:
+    def convert(item: object) -> str:
         if isinstance(item, bytes):
             return decode(item, "Strings")
         if isinstance(item, str):
@@ -375,20 +379,20 @@ def strings(reply: Any) -> List[str]:
     return _slice(reply, "Strings", "", convert)
 
 
-def byte_slices(reply: Any) -> List[Optional[bytes]]:
+def byte_slices(reply: object) -> List[Optional[bytes]]:
     """An array of bulk strings; a nil element stays ``None``."""
     if isinstance(reply, (list, set)) and _element_types(reply) <= _BYTES_OR_NIL:
         return list(reply)  # nothing to convert: a copy, as the general path makes
 
-    def convert(item: Any) -> bytes:
+    def convert(item: object) -> bytes:
         if isinstance(item, bytes):
             return item
         _unexpected_element("ByteSlices", item)
     return _slice(reply, "ByteSlices", None, convert)
 
 
-def _int64_element(name: str) -> Callable[[Any], int]:
-    def convert(item: Any) -> int:
+def _int64_element(name: str) -> Callable[[object], int]:
+    def convert(item: object) -> int:
         if _is_int(item):
             if not _INT64_MIN <= item <= _INT64_MAX:
                 raise RedigoError(f"redigo: {name}: integer element {item} out of range")
@@ -399,23 +403,23 @@ def _int64_element(name: str) -> Callable[[Any], int]:
     return convert
 
 
-def int64s(reply: Any) -> List[int]:
+def int64s(reply: object) -> List[int]:
     """An array of integers or decimal bulk strings; a nil element is 0."""
     return _slice(reply, "Int64s", 0, _int64_element("Int64s"))
 
 
-def ints(reply: Any) -> List[int]:
+def ints(reply: object) -> List[int]:
     """Like :func:`int64s` (Go's ``int`` is 64 bits wide); a nil element is 0."""
     return _slice(reply, "Ints", 0, _int64_element("Ints"))
 
 
-def uint64s(reply: Any) -> List[int]:
+def uint64s(reply: object) -> List[int]:
     """An array of non-negative integers or uint64 bulk strings; a nil element is 0.
 
     redigo's ``Uint64s`` looks for a Go ``uint64`` element, which a reply never
     holds, so it refuses integer elements; here they convert, as intended.
     """
-    def convert(item: Any) -> int:
+    def convert(item: object) -> int:
         if _is_int(item):
             return _uint64_int(item, "Uint64s: integer element")
         if isinstance(item, bytes):
@@ -434,11 +438,11 @@ _BYTES = frozenset((bytes,))
 _BYTES_OR_NIL = frozenset((bytes, type(None)))
 
 
-def _element_types(items: Iterable[Any]) -> "frozenset[type]":
+def _element_types(items: Iterable[object]) -> "frozenset[type]":
     return frozenset(map(type, items))
 
 
-def _all_text(reply: Any) -> Optional[List[str]]:
+def _all_text(reply: object) -> Optional[List[str]]:
     """Every element decoded, if ``reply`` is a list (or a RESP3 set) of bulk strings of
     valid UTF-8; else None."""
     if not isinstance(reply, (list, set)) or not _element_types(reply) <= _BYTES:
@@ -449,11 +453,11 @@ def _all_text(reply: Any) -> Optional[List[str]]:
         return None
 
 
-def _map(reply: Any, name: str, convert: Callable[[str, Any], T]) -> Dict[str, T]:
+def _map(reply: object, name: str, convert: Callable[[str, object], T]) -> Dict[str, T]:
     """Alternating key, value (HGETALL, CONFIG GET), or a RESP3 map, as a dict; keys must be
     bulk strings (a map's key is named by its index in the equivalent array)."""
     if isinstance(reply, dict):
-        pairs: Iterable[Tuple[Any, Any]] = reply.items()
+        pairs: Iterable[Tuple[object, object]] = reply.items()
     elif isinstance(reply, (set, frozenset)):
         _unexpected(name, reply)  # a set's order is no order of keys and values
     else:
@@ -470,7 +474,7 @@ def _map(reply: Any, name: str, convert: Callable[[str, Any], T]) -> Dict[str, T
     return result
 
 
-def string_map(reply: Any) -> Dict[str, str]:
+def string_map(reply: object) -> Dict[str, str]:
     """Alternating bulk-string keys and values, or a RESP3 map of them, as ``{str: str}``."""
     if isinstance(reply, list) and len(reply) % 2 == 0:
         texts = _all_text(reply)
@@ -484,7 +488,7 @@ def string_map(reply: Any) -> Dict[str, str]:
         except (TypeError, UnicodeDecodeError):
             pass
 
-    def convert(key: str, value: Any) -> str:
+    def convert(key: str, value: object) -> str:
         if not isinstance(value, bytes):
             raise RedigoError(
                 f"redigo: StringMap for {_quote(key.encode())} not a bulk string value, got {type_name(value)}"
@@ -493,27 +497,27 @@ def string_map(reply: Any) -> Dict[str, str]:
     return _map(reply, "StringMap", convert)
 
 
-def int_map(reply: Any) -> Dict[str, int]:
+def int_map(reply: object) -> Dict[str, int]:
     """Alternating keys and integer values (each as :func:`int_`)."""
     return _map(reply, "IntMap", lambda key, value: int_(value))
 
 
-def int64_map(reply: Any) -> Dict[str, int]:
+def int64_map(reply: object) -> Dict[str, int]:
     """Alternating keys and int64 values (each as :func:`int64`)."""
     return _map(reply, "Int64Map", lambda key, value: int64(value))
 
 
-def float64_map(reply: Any) -> Dict[str, float]:
+def float64_map(reply: object) -> Dict[str, float]:
     """Alternating keys and float values (each as :func:`float64`)."""
     return _map(reply, "Float64Map", lambda key, value: float64(value))
 
 
-def uint64_map(reply: Any) -> Dict[str, int]:
+def uint64_map(reply: object) -> Dict[str, int]:
     """Alternating keys and uint64 values (each as :func:`uint64`)."""
     return _map(reply, "Uint64Map", lambda key, value: uint64(value))
 
 
-def positions(reply: Any) -> List[Optional[Tuple[float, float]]]:
+def positions(reply: object) -> List[Optional[Tuple[float, float]]]:
     """GEOPOS: a (longitude, latitude) pair per member, ``None`` for a missing member."""
     result: List[Optional[Tuple[float, float]]] = []
     for item in _array(reply, "Positions"):
@@ -593,14 +597,14 @@ def _seconds(amount: int, per_second: int) -> float:
     return amount / per_second
 
 
-def _int_field(items: List[Any], index: int, what: str) -> int:
+def _int_field(items: Sequence[object], index: int, what: str) -> int:
     value = items[index]
     if not (_is_int(value) and _INT64_MIN <= value <= _INT64_MAX):
         raise RedigoError(f"redigo: {what} element[{index}] not an int64, got {type_name(value)}")
     return int(value)
 
 
-def _converted(what: str, index: int, kind: str, convert: Callable[[Any], T], value: Any) -> T:
+def _converted(what: str, index: int, kind: str, convert: Callable[[object], T], value: object) -> T:
     """Go's ``fmt.Errorf("...: %w", err)``: the element's own error, with its position."""
     try:
         return convert(value)
@@ -608,7 +612,7 @@ def _converted(what: str, index: int, kind: str, convert: Callable[[Any], T], va
         raise RedigoError(f"redigo: {what} element[{index}] is not {kind}: {exc}") from exc
 
 
-def slow_logs(reply: Any) -> List[SlowLog]:
+def slow_logs(reply: object) -> List[SlowLog]:
     """SLOWLOG GET as a list of :class:`SlowLog`."""
     logs = []
     for item in _array(reply, "SlowLogs"):
@@ -629,7 +633,7 @@ def slow_logs(reply: Any) -> List[SlowLog]:
     return logs
 
 
-def latencies(reply: Any) -> List[Latency]:
+def latencies(reply: object) -> List[Latency]:
     """LATENCY LATEST as a list of :class:`Latency`."""
     events = []
     for item in _array(reply, "Latencies"):
@@ -646,7 +650,7 @@ def latencies(reply: Any) -> List[Latency]:
     return events
 
 
-def latency_histories(reply: Any) -> List[LatencyHistory]:
+def latency_histories(reply: object) -> List[LatencyHistory]:
     """LATENCY HISTORY as a list of :class:`LatencyHistory`.
 
     redigo indexes the two fields without checking the length (a panic on a

@@ -34,14 +34,15 @@ import re
 from collections import deque
 from itertools import accumulate
 from operator import add
-from typing import Any, Deque, Dict, List, Optional, Set, Tuple, Union
+from typing import Any, Deque, Dict, List, Literal, Optional, Tuple, Union
 
+from ._types import Reply
 from .errors import ArgumentError, Error, ProtocolError
 
 __all__ = ["encode", "encode_command", "encode_arg", "Reader", "Reply", "Push"]
 
 
-class Push(List[Any]):
+class Push(List[Reply]):
     """A RESP3 push (``>``): out-of-band data such as a pub/sub message or a
     client-tracking invalidation, which a server sends between replies.
 
@@ -57,9 +58,14 @@ class Push(List[Any]):
         return f"Push({list.__repr__(self)})"
 
 
-Reply = Union[str, bytes, int, float, List[Any], Dict[Any, Any], Set[Any], None, Error]
-"""A decoded reply (an :class:`Error` stays a value inside arrays); floats,
-maps and sets come from RESP3 only."""
+# ``Reply`` (exported here too) is the library's one name for a decoded reply, defined in
+# ``_types``: a str, bytes, int or None, an :class:`Error` (a value, also inside arrays), a list
+# of these; under RESP3 also a float, bool, dict, set or :class:`Push` (a tuple, frozenset or
+# frozenset of pairs inside a set element or a map key).
+
+# An open aggregate on the reader's stack: [items, declared length, frame kind]. A list for
+# speed, read by the parse loop without a check per item, so its items cannot be a Union.
+_Frame = List[Any]  # explicit Any: a heterogeneous list (see above)
 
 _CRLF = b"\r\n"
 
@@ -68,7 +74,7 @@ _BULK_HEADERS = [b"$%d" % i for i in range(1024)]
 _ARRAY_HEADERS = [b"*%d" % i for i in range(64)]
 
 
-def encode_arg(arg: Any) -> bytes:
+def encode_arg(arg: object) -> bytes:
     """One argument as the bytes of its bulk string (API.md's argument table).
 
     ``bytes``-likes as is, ``str`` as UTF-8, ``int`` in decimal, ``float`` as
@@ -77,17 +83,18 @@ def encode_arg(arg: Any) -> bytes:
     ``redis_arg()`` (redigo's ``Argument``) as what that returns, anything
     else as ``str(arg)`` (redigo's ``fmt.Fprint``).
     """
+    # The checks go through ``t`` (one type() call), which mypy does not narrow ``arg`` by.
     t = type(arg)
     if t is bytes:
-        return arg  # type: ignore[no-any-return]
+        return arg  # type: ignore[return-value]  # t is bytes
     if t is str:
-        return arg.encode()  # type: ignore[no-any-return]
+        return arg.encode()  # type: ignore[attr-defined,no-any-return]  # t is str
     if t is int:
-        return b"%d" % arg
+        return b"%d" % arg  # type: ignore[str-format]  # t is int
     return _encode_other(arg, True)
 
 
-def _encode_other(arg: Any, argument_ok: bool) -> bytes:
+def _encode_other(arg: object, argument_ok: bool) -> bytes:
     if isinstance(arg, (bytes, bytearray)):
         return bytes(arg)
     if isinstance(arg, memoryview):
@@ -114,11 +121,11 @@ def _encode_other(arg: Any, argument_ok: bool) -> bytes:
 # Command name -> its encoded bulk string without the final CRLF (b"$3\r\nGET"):
 # an application uses a few dozen names, so each is encoded once. Bounded, so
 # that made-up names cannot grow it without end.
-_COMMAND_HEADS: Dict[Any, bytes] = {}
+_COMMAND_HEADS: Dict[Union[str, bytes], bytes] = {}
 _COMMAND_HEADS_MAX = 1024
 
 
-def _command_head(command: Union[str, bytes], args: Tuple[Any, ...]) -> bytes:
+def _command_head(command: Union[str, bytes], args: Tuple[object, ...]) -> bytes:
     name = command.encode() if type(command) is str else _encode_other(command, False)
     head = b"$%d\r\n%s" % (len(name), name)
     if name.upper() == b"CLIENT":
@@ -128,7 +135,7 @@ def _command_head(command: Union[str, bytes], args: Tuple[Any, ...]) -> bytes:
     return head
 
 
-def _check_client(args: Tuple[Any, ...]) -> None:
+def _check_client(args: Tuple[object, ...]) -> None:
     """Refuse CLIENT REPLY OFF/SKIP: the server would stop answering commands,
     so every later reply would go to the wrong caller (or a caller would wait
     for a reply that never comes)."""
@@ -138,7 +145,7 @@ def _check_client(args: Tuple[Any, ...]) -> None:
                          "match their commands")
 
 
-def encode(command: Union[str, bytes], *args: Any) -> bytes:
+def encode(command: Union[str, bytes], *args: object) -> bytes:
     """One command as a RESP array of bulk strings.
 
     The command name is sent as given (case preserved). Raises
@@ -149,7 +156,7 @@ def encode(command: Union[str, bytes], *args: Any) -> bytes:
     return encode_command(command, args)
 
 
-def encode_command(command: Union[str, bytes], args: Tuple[Any, ...]) -> bytes:
+def encode_command(command: Union[str, bytes], args: Tuple[object, ...]) -> bytes:
     """``encode`` for a caller that already holds the arguments as a tuple
     (``Conn.do``/``send``): no second packing of ``*args`` per command."""
     bulk_headers = _BULK_HEADERS
@@ -163,14 +170,15 @@ def encode_command(command: Union[str, bytes], args: Tuple[Any, ...]) -> bytes:
             head = _command_head(command, args)
         parts = [_ARRAY_HEADERS[n] if n < 64 else b"*%d" % n, head]
         append = parts.append
+        b: bytes  # ``arg`` is narrowed through ``t`` (one type() call), which mypy does not follow
         for arg in args:
             t = type(arg)
             if t is bytes:
-                b = arg
+                b = arg  # type: ignore[assignment]  # t is bytes
             elif t is str:
-                b = arg.encode()
+                b = arg.encode()  # type: ignore[attr-defined]  # t is str
             elif t is int:
-                b = b"%d" % arg
+                b = b"%d" % arg  # type: ignore[str-format]  # t is int
             else:
                 b = _encode_other(arg, True)
             size = len(b)
@@ -237,7 +245,7 @@ class Reader:
         max_depth: int = 128,
         *,
         protocol: int = 2,
-        not_enough_data: Any = False,
+        not_enough_data: object = False,
     ) -> None:
         if protocol not in (2, 3):
             raise ArgumentError(f"redigo: protocol must be 2 or 3, got {protocol!r}")
@@ -253,8 +261,8 @@ class Reader:
         self._chunks: List[bytes] = []  # fed but not yet joined into _buf
         self._chunks_len = 0
         self._need = 1            # bytes past _pos that parsing needs before it can progress
-        self._stack: List[List[Any]] = []  # open aggregates: [items, declared length, frame kind]
-        self._ready: Deque[Any] = deque()  # complete replies not yet returned
+        self._stack: List[_Frame] = []  # open aggregates: [items, declared length, frame kind]
+        self._ready: Deque[Reply] = deque()  # complete replies not yet returned
         self._ends: Deque[int] = deque()   # stream offset just past each reply in _ready
         self._base = 0            # stream offset of _buf[0]
         self._scanned = (-1, 0)   # (stream offset of an incomplete line, bytes of it searched)
@@ -267,10 +275,10 @@ class Reader:
         self._waits = 0  # times the array at _pos was found surely incomplete by the uniform path
         # RESP3 attribute maps, each with the stream offset where it ended: it
         # belongs to the first reply that ends after that offset.
-        self._attributes: Deque[Tuple[int, Dict[Any, Any]]] = deque()
+        self._attributes: Deque[Tuple[int, Dict[Reply, Reply]]] = deque()
 
     @property
-    def last_attributes(self) -> Optional[Dict[Any, Any]]:
+    def last_attributes(self) -> Optional[Dict[Reply, Reply]]:
         """The latest RESP3 attribute map (``|``) that came with a reply ``gets()`` has
         returned, before it or inside it; None until one arrives.
 
@@ -297,7 +305,7 @@ class Reader:
             self._chunks.append(chunk)
             self._chunks_len += len(chunk)
 
-    def gets(self) -> Any:
+    def gets(self) -> Reply:
         """Return the next complete reply, or ``not_enough_data`` if more input is needed."""
         ready = self._ready
         if ready:
@@ -387,7 +395,7 @@ class Reader:
                         return
                     if buf[stop:stop + 2] != b"\r\n":
                         raise ProtocolError(f"redigo: bad {_NAMES[kind]} format")
-                    value: Any = buf[start:stop]
+                    value: Reply = buf[start:stop]
                     pos = stop + 2
                     if kind != 36:
                         value = _blob(kind, value)
@@ -521,7 +529,7 @@ class Reader:
         self._pos = pos
         self._need = need
 
-    def _attributes_arrived(self, items: List[Any], end: int) -> None:
+    def _attributes_arrived(self, items: List[Reply], end: int) -> None:
         """Log an attribute map that ended at stream offset ``end``.
 
         The log stays short whether or not anyone reads
@@ -569,7 +577,7 @@ _FROZEN_KINDS = frozenset((_TUPLE, _FROZEN_DICT, _FROZENSET))
 _MAX_FROZEN_DEPTH = 32
 
 
-def _frozen_depth(stack: List[List[Any]]) -> int:
+def _frozen_depth(stack: List[_Frame]) -> int:
     """How many frozen aggregates are open around the position being parsed."""
     depth = 0
     for frame in reversed(stack):
@@ -579,7 +587,7 @@ def _frozen_depth(stack: List[List[Any]]) -> int:
     return depth
 
 
-def _must_hash(stack: List[List[Any]]) -> bool:
+def _must_hash(stack: List[_Frame]) -> bool:
     """Whether a value starting now must be hashable: a set element, a map key, or inside one."""
     if not stack:
         return False
@@ -590,7 +598,7 @@ def _must_hash(stack: List[List[Any]]) -> bool:
     return kind != _LIST
 
 
-def _finish(kind: int, items: List[Any]) -> Any:
+def _finish(kind: int, items: List[Reply]) -> Reply:
     """The value of a complete aggregate of frame kind ``kind`` from its items."""
     if kind == _LIST:
         return items
@@ -605,7 +613,7 @@ def _finish(kind: int, items: List[Any]) -> Any:
     return mapping if kind == _DICT else frozenset(mapping.items())
 
 
-def _blob(kind: int, data: bytes) -> Any:
+def _blob(kind: int, data: bytes) -> Union[Error, str]:
     """A RESP3 blob error (``!``) or verbatim string (``=``) from its payload."""
     if kind == 33:
         return Error(data.decode("utf-8", "replace"))
@@ -614,7 +622,7 @@ def _blob(kind: int, data: bytes) -> Any:
     return data[4:].decode("utf-8", "replace")
 
 
-def _line(kind: int, line: bytes) -> Any:
+def _line(kind: int, line: bytes) -> Union[float, int, bool, None]:
     """A RESP3 double, big number, boolean or null from its line (the limits in ``_LINES``
     leave a null nothing and a boolean one byte)."""
     if kind == 44:
@@ -695,7 +703,11 @@ def _bulk_array(buf: bytes, pos: int, n: int) -> Optional[Tuple[List[bytes], int
     return values, pos + len(chunk) - len(lines[-1])
 
 
-def _entry_shape(lines: List[bytes], room: int) -> Optional[Tuple[int, Any]]:
+# The shape of a uniform entry (see :func:`_entry_shape`): ("$", line) or ("*", line, children).
+_Tree = Union[Tuple[Literal["$"], int], Tuple[Literal["*"], int, List["_Tree"]]]
+
+
+def _entry_shape(lines: List[bytes], room: int) -> Optional[Tuple[int, _Tree]]:
     """The shape of the array whose header is ``lines[0]``: (its line count, its tree).
 
     A tree is ``("$", offset)`` for a bulk string whose header is at line
@@ -704,7 +716,7 @@ def _entry_shape(lines: List[bytes], room: int) -> Optional[Tuple[int, Any]]:
     empty array, no integer, which the general parser takes), at most
     ``room`` levels deep; None otherwise, or if ``lines`` ends first.
     """
-    def walk(i: int, depth: int) -> Optional[Tuple[int, Any]]:
+    def walk(i: int, depth: int) -> Optional[Tuple[int, _Tree]]:
         if i >= len(lines) - 1 or depth > room:
             return None
         line = lines[i]
@@ -713,7 +725,7 @@ def _entry_shape(lines: List[bytes], room: int) -> Optional[Tuple[int, Any]]:
         m = _ARRAY_LENGTHS.get(line)
         if not m:
             return None
-        children = []
+        children: List[_Tree] = []
         j = i + 1
         for _ in range(m):
             found = walk(j, depth + 1)
@@ -730,7 +742,10 @@ def _entry_shape(lines: List[bytes], room: int) -> Optional[Tuple[int, Any]]:
 _WAIT = object()
 
 
-def _uniform_arrays(buf: bytes, pos: int, n: int, room: int) -> Any:
+# The result is (entries, position), None or _WAIT, a plain object() that the caller tells apart
+# by identity (``fast is _WAIT``): mypy narrows no union by identity with such an object, and
+# an enum sentinel would cost the parser a change at run time.
+def _uniform_arrays(buf: bytes, pos: int, n: int, room: int) -> Any:  # explicit Any: see above
     """Fast path: ``n`` arrays at ``buf[pos:]`` that all have the first one's shape.
 
     XRANGE, XREAD and the like answer with many entries of one shape
@@ -770,7 +785,7 @@ def _uniform_arrays(buf: bytes, pos: int, n: int, room: int) -> Any:
     return values, pos + len(chunk) - tail
 
 
-def _columns(lines: List[bytes], k: int, n: int, node: Any) -> Optional[List[Any]]:
+def _columns(lines: List[bytes], k: int, n: int, node: _Tree) -> Optional[List[Reply]]:
     """The values of ``n`` entries of shape ``node`` laid out ``k`` lines apart, or None if a
     header does not match (see :func:`_uniform_arrays`)."""
     if node[0] == "$":
@@ -791,7 +806,7 @@ def _columns(lines: List[bytes], k: int, n: int, node: Any) -> Optional[List[Any
     return list(map(list, zip(*columns)))
 
 
-def _surely_incomplete(lines: List[bytes], k: int, tree: Any, head: List[bytes]) -> bool:
+def _surely_incomplete(lines: List[bytes], k: int, tree: _Tree, head: List[bytes]) -> bool:
     """Whether ``lines`` (the whole buffer from the array's first entry, split; the last item
     the unterminated rest) are whole entries of the shape followed by a proper beginning of
     one more: then more bytes must come, and waiting for them cannot hang."""
@@ -801,7 +816,7 @@ def _surely_incomplete(lines: List[bytes], k: int, tree: Any, head: List[bytes])
         return False
     kinds: List[str] = [""] * k  # per line of an entry: "*" header, "$" header, or "v" value
 
-    def mark(node: Any) -> None:
+    def mark(node: _Tree) -> None:
         if node[0] == "$":
             kinds[node[1]], kinds[node[1] + 1] = "$", "v"
         else:

@@ -43,17 +43,38 @@ import dataclasses
 import functools
 import typing
 from collections.abc import Mapping
-from typing import Any, Dict, List, NoReturn, Sequence, Tuple, Union
+from typing import (
+    TYPE_CHECKING, Any, Dict, List, NoReturn, Optional, Protocol, Sequence, Tuple, Type, TypeVar, Union, overload,
+)
 
+from ._types import Reply
 from .errors import Error, ErrNil, RedigoError
 from .reply import decode, parse_bool, parse_float, parse_int, parse_uint, type_name
 
+if TYPE_CHECKING:  # for the checker only: typing.TypeGuard is new in Python 3.10; _typeshed is stubs only
+    from typing import TypeGuard
+
+    from _typeshed import DataclassInstance
+
 __all__ = ["scan", "scan_struct", "scan_slice", "Args"]
+
+T = TypeVar("T")
+_T_co = TypeVar("_T_co", covariant=True)
+_D = TypeVar("_D", bound="DataclassInstance")  # a dataclass (the instance, or the class as Type[_D])
+_Zeroed = TypeVar("_Zeroed", int, float, str, bool)  # the types with a Go zero value (see _ZEROS)
+
+
+class _ScannerType(Protocol[_T_co]):
+    """A class with a ``redis_scan(src)`` classmethod (redigo's ``Scanner``), which
+    converts an element ``src`` of a reply to what it returns."""
+
+    def redis_scan(self, src: Reply) -> _T_co: ...
+
 
 _NONE_TYPE = type(None)
 # Go's zero values, which a dataclass field that has no default starts from
 # (ScanSlice with a subset of fields, ScanStruct with absent names).
-_ZEROS: Dict[Any, Any] = {int: 0, float: 0.0, str: "", bool: False}
+_ZEROS: Dict[object, object] = {int: 0, float: 0.0, str: "", bool: False}
 
 
 def _text_bytes(text: str) -> bytes:
@@ -96,11 +117,11 @@ def _cannot(src: object, dest: object) -> NoReturn:
     raise RedigoError(f"cannot convert from {_source_name(src)} to {_dest_name(dest)}")
 
 
-def _is_scanner(dest: object) -> bool:
+def _is_scanner(dest: object) -> TypeGuard[_ScannerType[object]]:
     return isinstance(dest, type) and callable(getattr(dest, "redis_scan", None))
 
 
-def _unwrap_optional(dest: Any) -> Any:
+def _unwrap_optional(dest: object) -> object:
     """``Optional[T]`` -> ``T``: the None half is what a nil reply gives anyway."""
     if typing.get_origin(dest) is Union:
         args = [a for a in typing.get_args(dest) if a is not _NONE_TYPE]
@@ -109,7 +130,7 @@ def _unwrap_optional(dest: Any) -> Any:
     return dest
 
 
-def _element_type(dest: Any) -> Any:
+def _element_type(dest: object) -> object:
     """The element type of ``list``/``list[T]``/``List[T]`` (``object`` if bare), else None."""
     if dest is list:
         return object
@@ -119,12 +140,12 @@ def _element_type(dest: Any) -> Any:
     return None
 
 
-def _zero(dest: Any) -> Any:
+def _zero(dest: object) -> object:
     """Go's zero value of a destination type; None where Python has no natural one."""
     return _ZEROS.get(dest)
 
 
-def _scan_with(dest: Any, src: Any) -> Any:
+def _scan_with(dest: _ScannerType[T], src: object) -> T:
     """Call a Scanner; what it raises becomes a RedigoError (the cause is kept)."""
     try:
         return dest.redis_scan(src)
@@ -134,7 +155,7 @@ def _scan_with(dest: Any, src: Any) -> Any:
         raise RedigoError(f"{type(exc).__name__}: {exc}") from exc
 
 
-def _convert(src: Any, dest: Any) -> Any:
+def _convert(src: object, dest: object) -> object:
     """One element to ``dest`` (redigo's convertAssignValue); ``src`` may be nil."""
     dest = _unwrap_optional(dest)
     if _is_scanner(dest):
@@ -174,7 +195,7 @@ def _convert(src: Any, dest: Any) -> Any:
     _cannot(src, dest)
 
 
-def _from_text(src: Union[str, bytes], data: bytes, dest: Any) -> Any:
+def _from_text(src: Union[str, bytes], data: bytes, dest: object) -> object:
     """A bulk or simple string (``data`` is its bytes) to a scalar type."""
     if dest is str:
         return src if isinstance(src, str) else decode(data, "Scan")
@@ -189,7 +210,7 @@ def _from_text(src: Union[str, bytes], data: bytes, dest: Any) -> Any:
     _cannot(src, dest)
 
 
-def _uint8(src: Any) -> int:
+def _uint8(src: object) -> int:
     """One array element of a ``bytes`` destination (Go's ``[]byte`` from an array)."""
     if isinstance(src, (bytes, str)):
         return parse_uint(src if isinstance(src, bytes) else _text_bytes(src), 255)
@@ -200,7 +221,7 @@ def _uint8(src: Any) -> int:
     _cannot(src, "uint8")
 
 
-def _array(src: Any, where: str) -> Sequence[Any]:
+def _array(src: object, where: str) -> Sequence[Reply]:
     """The array being scanned (a RESP3 set as a list); a nil or error reply is raised as
     the reply helpers do."""
     if isinstance(src, (list, tuple)):
@@ -214,7 +235,10 @@ def _array(src: Any, where: str) -> Sequence[Any]:
     raise RedigoError(f"{where}: src must be an array, got type {type_name(src)}")
 
 
-def scan(src: Sequence[Any], *types: Any) -> Tuple[List[Any], List[Any]]:
+# explicit Any: each value has the type that its entry of ``types`` names (a str for str, a list
+# for list[int], what a redis_scan returns...), which no list type can say position by position;
+# object would make a caller cast every value it unpacks.
+def scan(src: object, *types: object) -> Tuple[List[Any], List[Reply]]:  # explicit Any: see above
     """Convert ``src[0]``, ``src[1]``... to ``types``; return them and the rest of ``src``.
 
     A nil element gives ``None`` whatever its type (redigo leaves the
@@ -228,7 +252,7 @@ def scan(src: Sequence[Any], *types: Any) -> Tuple[List[Any], List[Any]]:
     items = _array(src, "redigo.Scan")
     if len(items) < len(types):
         raise RedigoError("redigo.Scan: array short")
-    result: List[Any] = []
+    result: List[object] = []
     for i, (dest, value) in enumerate(zip(types, items)):
         try:
             if value is None:
@@ -250,7 +274,7 @@ def scan(src: Sequence[Any], *types: Any) -> Tuple[List[Any], List[Any]]:
 class _Field:
     name: str  # the Redis name
     attr: str  # the Python attribute
-    type: Any
+    type: object  # a type, or a typing form such as Optional[int] or list[int]
     omit_empty: bool
 
 
@@ -258,7 +282,7 @@ class _Field:
 class _Spec:
     fields: Tuple[_Field, ...]  # in declaration order, base classes first
     by_name: Dict[bytes, _Field]
-    zeros: Dict[str, Any]  # init fields without a default: Go's zero value
+    zeros: Dict[str, object]  # init fields without a default: Go's zero value
 
 
 @functools.lru_cache(maxsize=1024)
@@ -269,7 +293,7 @@ def _spec(cls: type) -> _Spec:
     except Exception:  # a forward reference to a local class; resolved per field below
         hints = {}
     candidates: List[_Field] = []
-    zeros: Dict[str, Any] = {}
+    zeros: Dict[str, object] = {}
     for f in dataclasses.fields(cls):
         if not f.init:
             continue
@@ -310,7 +334,7 @@ def _dataclass_spec(cls: type, where: str) -> _Spec:
         raise RedigoError(f"{where}: {exc}") from exc
 
 
-def _build(cls: type, spec: _Spec, values: Dict[str, Any], where: str) -> Any:
+def _build(cls: type, spec: _Spec, values: Dict[str, object], where: str) -> object:
     """A new instance: the scanned values over defaults over Go zero values."""
     kwargs = dict(spec.zeros)
     kwargs.update(values)
@@ -320,14 +344,18 @@ def _build(cls: type, spec: _Spec, values: Dict[str, Any], where: str) -> Any:
         raise RedigoError(f"{where}: cannot create {cls.__qualname__}: {exc}") from exc
 
 
-def _assign(src: Any, fs: _Field, message: str) -> Any:
+def _assign(src: object, fs: _Field, message: str) -> object:
     try:
         return _convert(src, fs.type)
     except RedigoError as exc:
         raise RedigoError(f"{message}: {exc}") from exc
 
 
-def scan_struct(src: Union[Sequence[Any], Mapping[Any, Any]], dest: Any) -> Any:
+@overload
+def scan_struct(src: object, dest: Type[_D]) -> _D: ...
+@overload
+def scan_struct(src: object, dest: _D) -> _D: ...
+def scan_struct(src: object, dest: object) -> object:
     """Fill a dataclass from alternating names and values, or a RESP3 map; return it.
 
     ``dest`` is an instance (updated in place; it must not be frozen) or a
@@ -343,7 +371,7 @@ def scan_struct(src: Union[Sequence[Any], Mapping[Any, Any]], dest: Any) -> Any:
     if len(items) % 2 != 0:
         raise RedigoError("redigo.ScanStruct: number of values not a multiple of 2")
     spec = _dataclass_spec(cls, "redigo.ScanStruct")
-    values: Dict[str, Any] = {}
+    values: Dict[str, object] = {}
     for i in range(0, len(items), 2):
         value = items[i + 1]
         if value is None:
@@ -368,7 +396,17 @@ def scan_struct(src: Union[Sequence[Any], Mapping[Any, Any]], dest: Any) -> Any:
     return dest
 
 
-def scan_slice(src: Sequence[Any], dest: Any, *field_names: str) -> List[Any]:
+@overload
+def scan_slice(src: object, dest: _ScannerType[T], *field_names: str) -> List[Optional[T]]: ...
+@overload
+def scan_slice(src: object, dest: Type[_D], *field_names: str) -> List[_D]: ...
+@overload
+def scan_slice(src: object, dest: Type[_Zeroed], *field_names: str) -> List[_Zeroed]: ...
+@overload
+def scan_slice(src: object, dest: Type[T], *field_names: str) -> List[Optional[T]]: ...
+@overload
+def scan_slice(src: object, dest: object, *field_names: str) -> List[object]: ...
+def scan_slice(src: object, dest: object, *field_names: str) -> Sequence[object]:
     """A flat array as a list of ``dest`` values.
 
     For a dataclass type (without ``redis_scan``), each run of N elements
@@ -404,7 +442,7 @@ def scan_slice(src: Sequence[Any], dest: Any, *field_names: str) -> List[Any]:
         raise RedigoError("redigo.ScanSlice: length not a multiple of struct field count")
     result = []
     for start in range(0, len(items), width):
-        values: Dict[str, Any] = {}
+        values: Dict[str, object] = {}
         for j, fs in enumerate(fields):
             value = items[start + j]
             if value is not None:
@@ -415,7 +453,7 @@ def scan_slice(src: Sequence[Any], dest: Any, *field_names: str) -> List[Any]:
     return result
 
 
-def _convert_element(value: Any, dest: Any, index: int) -> Any:
+def _convert_element(value: object, dest: object, index: int) -> object:
     try:
         return _convert(value, dest)
     except RedigoError as exc:
@@ -437,19 +475,19 @@ def _is_empty(value: object) -> bool:
     return False
 
 
-class Args(List[Any]):
+class Args(List[object]):
     """Command arguments built from structured values (redigo's ``Args``).
 
     A list, so ``conn.do("HSET", *Args().add("id").add_flat(obj))`` works;
     ``add`` and ``add_flat`` extend it in place and return it for chaining.
     """
 
-    def add(self, *values: Any) -> "Args":
+    def add(self, *values: object) -> "Args":
         """Append each value as it is."""
         self.extend(values)
         return self
 
-    def add_flat(self, value: Any) -> "Args":
+    def add_flat(self, value: object) -> "Args":
         """Append ``value`` flattened.
 
         A dict adds its keys and values alternately; a list or tuple adds its
@@ -470,7 +508,7 @@ class Args(List[Any]):
             self.append(value)
         return self
 
-    def _add_struct(self, obj: Any) -> None:
+    def _add_struct(self, obj: object) -> None:
         spec = _dataclass_spec(type(obj), "redigo.AddFlat")
         for fs in spec.fields:
             value = getattr(obj, fs.attr)
