@@ -84,10 +84,3 @@ def _conn_method(conn: object, method: str, go_name: str) -> _Method[object]:
     if call is None:
         raise RedigoError(f"redisc: no {go_name} method")
     return call  # type: ignore[no-any-return]  # getattr: a cluster conn's method
-
-
-def _close_quietly(conn: RedisConn) -> None:
-    try:
-        conn.close()
-    except Exception:
-        pass

@@ -19,7 +19,6 @@ from ._common import (
     _ALREADY_BOUND,
     _BACKGROUND,
     RETRY_CLOSE_CONN,
-    _close_quietly,
     _closed,
     _conn_method,
     _node_method,
@@ -191,7 +190,7 @@ class Conn(ConnBase["Cluster", RedisConn]):
         error, closing ``conn``, if the conn was closed meanwhile."""
         with self._lock:
             if self._err is not None:  # closed by another thread meanwhile
-                _close_quietly(conn)
+                _release(conn, read_only)
                 raise _again(self._err)
             close_err = self._close_rc()
             self._rc, self._bound_addr, self._read_only = conn, addr, read_only
@@ -297,25 +296,8 @@ class Conn(ConnBase["Cluster", RedisConn]):
         self.close()
 
     def _close_rc(self) -> Optional[Exception]:
-        """Close the node connection (lock held); return what failed, for ``bg_error``.
-
-        A pooled connection goes back to its pool, so a read-only one is
-        switched back to READWRITE first: the next borrower expects a normal
-        connection.
-        """
-        rc = self._rc
-        if rc is None:
-            return None
-        if self._read_only:
-            try:
-                rc.do("READWRITE")
-            except Exception:
-                pass
-        try:
-            rc.close()
-        except Exception as exc:
-            return exc
-        return None
+        """Close the node connection (lock held); return what failed, for ``bg_error``."""
+        return _release(self._rc, self._read_only)
 
     def __enter__(self) -> "Conn":
         return self
@@ -325,6 +307,27 @@ class Conn(ConnBase["Cluster", RedisConn]):
 
 
 # -- helpers on any conn ---------------------------------------------------------------
+
+def _release(rc: Optional[RedisConn], read_only: bool) -> Optional[Exception]:
+    """Close a node connection a conn leaves; return what failed, for ``bg_error``.
+
+    A pooled connection goes back to its pool, so a read-only one is
+    switched back to READWRITE first: the next borrower expects a normal
+    connection.
+    """
+    if rc is None:
+        return None
+    if read_only:
+        try:
+            rc.do("READWRITE")
+        except Exception:
+            pass
+    try:
+        rc.close()
+    except Exception as exc:
+        return exc
+    return None
+
 
 def bind_conn(conn: RedisConn, *keys: object) -> None:
     """``conn.bind(*keys)`` for a conn that has it (redisc's ``BindConn``)."""
