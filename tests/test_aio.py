@@ -539,6 +539,7 @@ def test_cancellation_storm_over_a_small_pool(server: RedisServer, loop: str) ->
         rng = random.Random()
         completed = 0
         cancelled = 0
+        progress = asyncio.Event()  # set by the first command answered in a storm
 
         async def worker(n: int) -> int:
             done = 0
@@ -554,13 +555,19 @@ def test_cancellation_storm_over_a_small_pool(server: RedisServer, loop: str) ->
                     else:
                         assert await c.do("ECHO", token) == token.encode()
                     done += 1
+                    progress.set()
             return done
 
         for _ in range(5):
+            progress.clear()
             tasks = [asyncio.ensure_future(worker(n)) for n in range(30)]
-            for task in tasks:
-                loop_ = asyncio.get_running_loop()
-                loop_.call_later(rng.uniform(0, 0.02), task.cancel)
+            # Once commands flow (however slow the machine), two thirds of the tasks are
+            # cancelled at random instants: waiting for a slot, mid-write, mid-read, or
+            # between commands; the last third runs to the end.
+            await asyncio.wait_for(progress.wait(), 20)
+            loop_ = asyncio.get_running_loop()
+            for task in tasks[:20]:
+                loop_.call_later(rng.uniform(0, 0.01), task.cancel)
             for result in await asyncio.gather(*tasks, return_exceptions=True):
                 if isinstance(result, asyncio.CancelledError):
                     cancelled += 1
