@@ -26,6 +26,7 @@ from . import _recorder as _rec
 from . import context as _context
 from .errors import ArgumentError, ConnectionError, Error, ProtocolError, TimeoutError
 from .cache import cacheable
+from .commandinfo import command_word
 from .resp import Push, Reader
 from ._types import Reply
 
@@ -59,17 +60,15 @@ PushHandler = Callable[[Push], object]
 
 def push_answered(command: Union[str, bytes]) -> bool:
     """Whether ``command`` is answered by pushes only under RESP3 (the subscribe family)."""
-    name = command.encode() if isinstance(command, str) else bytes(command)
-    return name.upper() in PUSH_ANSWERED
+    return command_word(command) in PUSH_ANSWERED
 
 
 def _ends_tracking(command: Union[str, bytes], args: Tuple[object, ...]) -> bool:
     """Whether ``command`` turns this connection's CLIENT TRACKING off (RESET does too)."""
-    name = (command.encode() if isinstance(command, str) else bytes(command)).upper()
+    name = command_word(command)
     if name == b"RESET":
         return True
-    words = [a.encode().upper() if isinstance(a, str) else a.upper() if isinstance(a, bytes) else b"" for a in args[:2]]
-    return name == b"CLIENT" and words == [b"TRACKING", b"OFF"]
+    return name == b"CLIENT" and [command_word(a) for a in args[:2]] == [b"TRACKING", b"OFF"]
 
 
 def new_reader(protocol: int) -> Reader:
@@ -101,7 +100,7 @@ class Exchange:
     __slots__ = (
         "_reader", "_wbuf", "_wbuf_len", "_sent", "_received", "_err", "_ctx_call",
         "_server", "_series", "_pending_series", "_last_series", "_batch", "_batch_span",
-        "_protocol", "_pushes", "_push_handler", "_want_push", "_cache", "_gets",
+        "_pushes", "_push_handler", "_want_push", "_cache", "_gets",
         "network", "host", "port", "database", "default_attributes",
     )
 
@@ -113,7 +112,6 @@ class Exchange:
         # RESP3: pub/sub pushes waiting for ``receive``; the handler of the
         # other pushes; whether the receive in progress wants a pub/sub push
         # (nothing is owed); the client-side cache this connection feeds.
-        self._protocol = protocol
         self._pushes: Deque[Push] = deque()
         self._push_handler = push_handler
         self._want_push = False

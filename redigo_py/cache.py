@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict, Optional, Set, Tuple, Union
 
 from . import _fork
+from .commandinfo import command_word
 from ._types import Reply
 
 if TYPE_CHECKING:
@@ -78,14 +79,14 @@ _Token = Tuple[CacheKey, bytes, int, int]
 
 def cacheable(command: Union[str, bytes]) -> Optional[bytes]:
     """``command``'s name if a cache may keep its replies, else None (memoised per spelling)."""
-    name = _NAMES.get(command)
+    try:
+        name = _NAMES.get(command)
+    except TypeError:  # an unhashable name (a bytearray): not memoised
+        name = None
     if name is None:
-        try:
-            upper = (command.encode() if isinstance(command, str) else bytes(command)).upper()
-        except (TypeError, UnicodeEncodeError):
-            return None
-        name = upper if upper in CACHEABLE else b""
-        if len(_NAMES) < 1024:
+        word = command_word(command)
+        name = word if word in CACHEABLE else b""
+        if len(_NAMES) < 1024 and isinstance(command, (str, bytes)):
             _NAMES[command] = name
     return name or None
 

@@ -11,7 +11,7 @@ through the pool.
 
 from __future__ import annotations
 
-from typing import Dict, NamedTuple, Union
+from typing import Dict, NamedTuple, Optional, Union
 
 __all__ = [
     "WATCH_STATE",
@@ -68,6 +68,18 @@ for _name, _info in _COMMANDS.items():
         _TABLE[_spelling] = _info
         _TABLE[_spelling.encode()] = _info
 del _name, _info, _spelling
+
+
+def command_word(name: object) -> Optional[bytes]:
+    """A command name (or a word of its arguments) as the server compares it: upper-case
+    bytes, sent as the encoder sends it (bytes-like as is, str as UTF-8, anything else
+    as its str()); None for a str that UTF-8 cannot encode, which no command is."""
+    try:
+        if isinstance(name, (bytes, bytearray, memoryview)):
+            return bytes(name).upper()
+        return (name if isinstance(name, str) else str(name)).encode().upper()
+    except UnicodeEncodeError:
+        return None
 
 
 def lookup_command_info(name: object) -> CommandInfo:
