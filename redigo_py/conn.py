@@ -419,15 +419,10 @@ class NetConn(Exchange):
                 reader.feed(data)
                 # A full read means a large reply is streaming in: take what else has
                 # arrived, without waiting, before parsing, so that it is parsed in
-                # fewer, larger attempts.
-                while drain and len(data) == _RECV_SIZE:
-                    try:
-                        data = sock.recv(_RECV_SIZE, _MSG_DONTWAIT)
-                    except BlockingIOError:
-                        break
-                    if not data:
-                        break  # EOF: the parse below, then the next recv, report it
-                    reader.feed(data)
+                # fewer, larger attempts (an EOF met there: the parse below, then
+                # the next recv, report it).
+                if drain and len(data) == _RECV_SIZE:
+                    self._feed_ready()
                 reply = self._gets()
             return reply
         while reply is NOT_YET:
@@ -442,6 +437,21 @@ class NetConn(Exchange):
             reader.feed(data)
             reply = self._gets()
         return reply
+
+    def _feed_ready(self) -> bool:
+        """Feed the reader what the socket holds now, without waiting (the socket has no
+        timeout of its own: MSG_DONTWAIT does the not waiting); False if it met EOF."""
+        sock, reader = self._sock, self._reader
+        while True:
+            try:
+                data = sock.recv(_RECV_SIZE, _MSG_DONTWAIT)
+            except BlockingIOError:
+                return True
+            if not data:
+                return False
+            reader.feed(data)
+            if len(data) < _RECV_SIZE:
+                return True
 
     def _write_buffered(self, data: bytes, timeout: Optional[float]) -> None:
         """Write the buffered sends, then ``data``, in one system call, within ``timeout``."""
@@ -534,20 +544,12 @@ class Resp3Conn(NetConn):
             if self._poller.poll(0) or (self._tls and self._sock.pending()):  # type: ignore[attr-defined]
                 if self._tls:
                     return False  # TLS may hold part of a record: read it with the next command
-                sock = self._sock
                 if self._sock_timeout is not None:
-                    sock.settimeout(None)
+                    self._sock.settimeout(None)  # so that MSG_DONTWAIT is not preceded by a wait
                     self._sock_timeout = None
                 try:
-                    while True:
-                        data = sock.recv(_RECV_SIZE, _MSG_DONTWAIT)
-                        if not data:
-                            return False  # EOF: the next command reports it
-                        self._reader.feed(data)
-                        if len(data) < _RECV_SIZE:
-                            break
-                except BlockingIOError:
-                    pass
+                    if not self._feed_ready():
+                        return False  # EOF: the next command reports it
                 except OSError:
                     return False
             gets = self._gets  # also what an earlier read left in the reader behind its reply

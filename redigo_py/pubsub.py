@@ -72,7 +72,24 @@ class Pong:
 Notification = Union[Message, Subscription, Pong]
 
 
-class PubSubConn:
+class PongCounter:
+    """What the blocking and the asyncio ``PubSubConn`` share: under RESP3 a PING while
+    subscribed has a plain reply, not a push, so the pings still to be answered tell a
+    pong from a reply that has no place among notifications."""
+
+    __slots__ = ("_pings",)
+
+    def __init__(self) -> None:
+        self._pings = 0
+
+    def _notification(self, reply: Reply) -> Notification:
+        found = _notification(reply, self._pings)
+        if isinstance(found, Pong) and self._pings:
+            self._pings -= 1
+        return found
+
+
+class PubSubConn(PongCounter):
     """Wraps a connection with convenience methods for subscribers.
 
     Use one thread to receive; other threads may subscribe, unsubscribe and
@@ -80,11 +97,11 @@ class PubSubConn:
     beside one receiver). Their confirmations arrive through ``receive``.
     """
 
-    __slots__ = ("conn", "_pings")
+    __slots__ = ("conn",)
 
     def __init__(self, conn: Conn) -> None:
+        PongCounter.__init__(self)
         self.conn = conn  #: the wrapped connection (Go's ``PubSubConn.Conn``)
-        self._pings = 0  # pongs still to come (under RESP3 they are plain replies)
 
     def close(self) -> None:
         """Close the wrapped connection."""
@@ -131,12 +148,6 @@ class PubSubConn:
     def receive_context(self, ctx: _context.Context) -> Notification:
         """``receive`` that ``ctx`` can end; the connection is closed if it does."""
         return self._notification(receive_context(self.conn, ctx))
-
-    def _notification(self, reply: Reply) -> Notification:
-        found = _notification(reply, self._pings)
-        if isinstance(found, Pong) and self._pings:
-            self._pings -= 1
-        return found
 
 
 def _name(value: Reply, what: str) -> str:

@@ -19,21 +19,20 @@ from typing import Optional
 
 from .. import context as _context
 from ..protocols import AsyncConn
-from ..pubsub import Notification, Pong, _notification
-from .._types import Reply
+from ..pubsub import Notification, PongCounter
 
 __all__ = ["PubSubConn"]
 
 
-class PubSubConn:
+class PubSubConn(PongCounter):
     """Wraps an :mod:`redigo_py.aio` connection with the subscriber's methods."""
 
-    __slots__ = ("conn", "_closed", "_pings")
+    __slots__ = ("conn", "_closed")
 
     def __init__(self, conn: AsyncConn) -> None:
+        PongCounter.__init__(self)
         self.conn = conn  #: the wrapped connection
         self._closed = False
-        self._pings = 0  # pongs still to come (under RESP3 they are plain replies)
 
     async def close(self) -> None:
         """Close the wrapped connection; an ``async for`` over this ends."""
@@ -76,12 +75,6 @@ class PubSubConn:
     async def receive_context(self, ctx: _context.Context) -> Notification:
         """``receive`` that ``ctx`` can end; the connection is closed if it does."""
         return self._notification(await self.conn.receive_context(ctx))  # type: ignore[attr-defined]
-
-    def _notification(self, reply: Reply) -> Notification:
-        found = _notification(reply, self._pings)
-        if isinstance(found, Pong) and self._pings:
-            self._pings -= 1
-        return found
 
     def __aiter__(self) -> "PubSubConn":
         return self
