@@ -533,13 +533,17 @@ class Resp3Conn(NetConn):
         return self._receive(self._read_timeout, None)
 
     def take_in_pushes(self) -> bool:
-        if self._err is not None or self._sent != self._received:
+        # Both sides, without waiting: the owner's own calls then wait the moment this
+        # takes (on the send lock) instead of finding the receive lock held and refusing
+        # themselves as "concurrent".
+        send_lock, lock = self._send_lock, self._receive_lock
+        if not send_lock.acquire(False):
             return False
-        lock = self._receive_lock
         if not lock.acquire(False):
+            send_lock.release()
             return False
         try:
-            if self._sent != self._received:
+            if self._err is not None or self._sent != self._received:
                 return False
             if self._poller.poll(0) or (self._tls and self._sock.pending()):  # type: ignore[attr-defined]
                 if self._tls:
@@ -561,6 +565,7 @@ class Resp3Conn(NetConn):
             return False
         finally:
             lock.release()
+            send_lock.release()
 
     def send(self, command: Union[str, bytes], *args: object) -> None:
         if not push_answered(command):

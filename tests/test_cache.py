@@ -238,3 +238,35 @@ def test_turning_tracking_off_flushes_and_stops_caching(server: RedisServer, wri
     assert c.do("GET", "t") == b"2" and c.do("GET", "t") == b"2"
     assert cache.stats().entries == 0 and cache.stats().hits == 0
     c.close()
+
+
+def test_threads_share_a_cached_pool_and_get_their_own_replies(server: RedisServer, writer: redis.Conn) -> None:
+    """8 threads over a pool of 4 sharing one cache: hits, misses and invalidations interleave,
+    and every read returns the reading thread's own value, never another key's."""
+    cache = ClientCache()
+    pool = redis.Pool(dial=lambda: cached_conn(server, cache), max_active=4, max_idle=4, wait=True)
+    for t in range(8):
+        writer.do("SET", f"own{t}", f"v{t}:0")
+    errors: List[str] = []
+
+    def reader(t: int) -> None:
+        try:
+            for i in range(300):
+                with pool.get() as c:
+                    value = c.do("GET", f"own{t}").decode()
+                    if not value.startswith(f"v{t}:"):
+                        errors.append(f"thread {t} read {value}")
+                    if i % 50 == 0:
+                        c.do("SET", f"own{t}", f"v{t}:{i}")  # invalidates: the next read asks again
+        except Exception as exc:  # a hit looking at another thread's conn must not break that thread
+            errors.append(f"thread {t}: {exc!r}")
+
+    threads = [threading.Thread(target=reader, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    assert not errors
+    s = cache.stats()
+    assert s.hits > 0 and s.misses > 0 and s.invalidations > 0
+    pool.close()
