@@ -35,8 +35,9 @@ the seeds in corpus/reader/ and corpus/reader3/ are real replies behind a
 - bytes 1-3: chunk sizes, used in turn; 0 means "the rest at once".
 - the rest: the bytes the "server" sends.
 
-5. The split fast paths (``_bulk_run``, ``_bulk_array``, and for RESP3 the
-   maps and sets of bulk strings) agree with the general parser (the same
+5. The split fast paths (``_bulk_run``, ``_bulk_array`` and its fixed-width
+   ``_fixed_array``, ``_uniform_arrays``, and for RESP3 the maps and sets of
+   bulk strings) agree with the general parser (the same
    input parsed with them switched off).
 
 Replies are compared through :func:`canon`, which tells ``True`` from ``1``

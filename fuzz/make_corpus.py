@@ -90,6 +90,10 @@ CAPTURES: List[Tuple[str, Setup, Sequence[object]]] = [
     ("large-bulk-header", [["SET", "big", b"x" * 200_000]], ["GET", "big"]),  # cut: header + a prefix
     ("integer-negative", [], ["INCRBY", "neg", "-9223372036854775807"]),
     ("pubsub", [], ["SUBSCRIBE", "c1", "c2"]),
+    # Values of one width: the fixed-width path; entries of one shape: the uniform path.
+    ("lrange-fixed-width", [["RPUSH", "fw"] + [f"id-{i:04d}" for i in range(16)]], ["LRANGE", "fw", "0", "-1"]),
+    ("xrange-uniform", [["XADD", "xs", f"{i}-1", "sensor", f"s-{i}", "reading", str(i * 7)] for i in range(1, 11)],
+     ["XRANGE", "xs", "-", "+"]),
 ]
 
 # Hand-made: headers that declare more than any limit allows, with no payload,
@@ -112,6 +116,7 @@ CAPTURES3: List[Tuple[str, Setup, Sequence[object]]] = [
     ("hello3", [], ["HELLO", "3"]),
     ("hgetall-map", [["HSET", "h"] + [x for i in range(12) for x in (f"field{i}", f"value{i}")]], ["HGETALL", "h"]),
     ("smembers-set", [["SADD", "s"] + [f"member{i}" for i in range(10)]], ["SMEMBERS", "s"]),
+    ("smembers-fixed-width", [["SADD", "fw"] + [f"m{i:03d}" for i in range(12)]], ["SMEMBERS", "fw"]),
     ("zscore-double", [["ZADD", "z", "1.5", "a"]], ["ZSCORE", "z", "a"]),
     ("zrange-withscores3", [["ZADD", "z", "1.5", "a", "-inf", "b", "inf", "c", "1e300", "d"]],
      ["ZRANGE", "z", "0", "-1", "WITHSCORES"]),

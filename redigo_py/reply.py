@@ -434,7 +434,6 @@ def uint64s(reply: object) -> List[int]:
 # (HGETALL, LRANGE, CONFIG GET) is converted with C-level map/zip; anything
 # else (a nil, an integer, invalid UTF-8) takes the general path below,
 # which also names what is wrong.
-_BYTES = frozenset((bytes,))
 _BYTES_OR_NIL = frozenset((bytes, type(None)))
 
 
@@ -445,11 +444,11 @@ def _element_types(items: Iterable[object]) -> "frozenset[type]":
 def _all_text(reply: object) -> Optional[List[str]]:
     """Every element decoded, if ``reply`` is a list (or a RESP3 set) of bulk strings of
     valid UTF-8; else None."""
-    if not isinstance(reply, (list, set)) or not _element_types(reply) <= _BYTES:
+    if not isinstance(reply, (list, set)):
         return None
-    try:
+    try:  # no type pass first: bytes.decode refuses anything but bytes with a TypeError
         return list(map(bytes.decode, reply))
-    except UnicodeDecodeError:
+    except (TypeError, UnicodeDecodeError):
         return None
 
 
@@ -479,7 +478,8 @@ def string_map(reply: object) -> Dict[str, str]:
     if isinstance(reply, list) and len(reply) % 2 == 0:
         texts = _all_text(reply)
         if texts is not None:
-            return dict(zip(texts[0::2], texts[1::2]))
+            pairs = iter(texts)
+            return dict(zip(pairs, pairs))
     elif type(reply) is dict:
         # No type check first (two passes over a map's views): bytes.decode refuses
         # anything but bytes with a TypeError, and the general path then names it.

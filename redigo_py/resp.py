@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 from collections import deque
+from functools import lru_cache
 from itertools import accumulate
 from operator import add
 from typing import Any, Deque, Dict, List, Literal, Optional, Tuple, Union
@@ -221,7 +223,9 @@ class Reader:
     queue (a pipeline's replies cost one pass, not one call each), and an
     array of plain bulk strings (a RESP3 map or set of them too: HGETALL,
     SMEMBERS) is cut with one ``bytes.split`` and checked with C-level
-    ``map`` calls instead of a Python loop per element. A reply that follows
+    ``map`` calls instead of a Python loop per element; values of one
+    width are checked a byte column at a time and cut by ``struct``, and
+    arrays of same-shaped entries (XRANGE) are checked a column at a time. A reply that follows
     a malformed one is never returned: the error is raised when the queue
     reaches it.
 
@@ -663,16 +667,36 @@ _RUN_MIN = 512
 # parser, which handles everything.
 _TABLE_MAX = 2047  # the longest value the split paths can verify
 _HEADER_LENGTHS = {b"$%d" % i: i for i in range(_TABLE_MAX + 1)}
+_LENGTH_HEADERS = list(_HEADER_LENGTHS)  # length -> its canonical header
 # Canonical array headers of the lengths a uniform entry may have (a stream
 # entry's fields, a GEO position, a CLUSTER SLOTS range...).
 _ARRAY_LENGTHS = {b"*%d" % i: i for i in range(1, 64)}
 _SPLIT_MAX_ITEM = _TABLE_MAX + 13  # longest element, with its header and CRLFs, the table can verify
 
 
-def _canonical(headers: List[bytes], values: List[bytes]) -> bool:
+def _canonical(headers: List[bytes], values: List[bytes], pairs: bool = True) -> bool:
     """Whether each header line is exactly ``$<len(value)>`` of its value: the proof, checked
-    in C, that split lines are the canonical encoding of those bulk strings."""
-    return list(map(_HEADER_LENGTHS.get, headers)) == list(map(len, values))
+    in C, that split lines are the canonical encoding of those bulk strings.
+
+    Values of one length (a stream entry's field names, fixed-width ids) are
+    common: when the first and last headers agree, one ``count`` of the
+    headers and one of the lengths (small ints compare by identity) cost
+    about half the general check, which builds each value's header. With
+    ``pairs``, the even and the odd elements are also tried as two columns.
+    """
+    n = len(headers)
+    if n and headers[0] == headers[-1]:
+        length = _HEADER_LENGTHS.get(headers[0])
+        if length is not None and headers.count(headers[0]) == n:
+            return list(map(len, values)).count(length) == n
+    elif pairs and n > 2 and n % 2 == 0 and (headers[0] == headers[-2] or headers[1] == headers[-1]):
+        # Alternating columns, one of one width (HGETALL's field names, ZRANGE's members).
+        return (_canonical(headers[0::2], values[0::2], False)
+                and _canonical(headers[1::2], values[1::2], False))
+    try:
+        return headers == list(map(_LENGTH_HEADERS.__getitem__, map(len, values)))
+    except IndexError:  # a value longer than the table: not a split this path verifies
+        return False
 
 
 def _bulk_array(buf: bytes, pos: int, n: int) -> Optional[Tuple[List[bytes], int]]:
@@ -685,6 +709,9 @@ def _bulk_array(buf: bytes, pos: int, n: int) -> Optional[Tuple[List[bytes], int
     parser takes over. The slice grows geometrically, so the bytes copied
     stay proportional to the array's own size, not to the whole buffer.
     """
+    fixed = _fixed_array(buf, pos, n)
+    if fixed is not None:
+        return fixed
     parts = 2 * n
     size = len(buf)
     guess = 48 * n
@@ -701,6 +728,51 @@ def _bulk_array(buf: bytes, pos: int, n: int) -> Optional[Tuple[List[bytes], int
     if not _canonical(lines[0:parts:2], values):
         return None
     return values, pos + len(chunk) - len(lines[-1])
+
+
+def _fixed_array(buf: bytes, pos: int, n: int) -> Optional[Tuple[List[bytes], int]]:
+    """Fast path: ``n`` bulk strings of one length at ``buf[pos:]`` (fixed-width ids, hashes,
+    padded keys), all here.
+
+    Such an array is periodic: every element is the first one's header, its
+    value and a CRLF. A strided slice takes one byte column of all ``n``
+    elements at once, so checking each header byte and each CRLF byte
+    column (in C) proves the layout, whatever the values hold (a CRLF
+    inside one too); ``struct`` then cuts the values without a split, about
+    a third of the cost of :func:`_bulk_array`'s. Anything else (another
+    length, a nil, the array not all here) returns None.
+    """
+    end = buf.find(b"\r\n", pos, pos + 7)
+    length = _HEADER_LENGTHS.get(buf[pos:end]) if end > 0 else None
+    if length is None:
+        return None
+    head = end + 2 - pos
+    period = head + length + 2
+    stop = pos + n * period
+    if stop > len(buf):
+        return None
+    for column in (period - 2, period - 1, *range(head)):  # the CRLF after the value fails first
+        if buf[pos + column:stop:period].count(buf[pos + column]) != n:
+            return None
+    block = _fixed_struct(head, length, _FIXED_BLOCK)
+    cut = pos + n // _FIXED_BLOCK * block.size
+    values: List[bytes] = []
+    for some in block.iter_unpack(memoryview(buf)[pos:cut]):
+        values += some
+    values += _fixed_struct(head, length, n % _FIXED_BLOCK).unpack_from(buf, cut)
+    return values, stop
+
+
+# :func:`_fixed_array` unpacks this many values per struct call: enough to spread
+# the call's cost, few enough that the cached formats stay small.
+_FIXED_BLOCK = 64
+
+
+@lru_cache(maxsize=256)
+def _fixed_struct(head: int, length: int, count: int) -> struct.Struct:
+    """The ``struct`` layout of ``count`` bulk strings of ``length`` bytes, headers ``head``
+    bytes long: each value between its skipped header and CRLF."""
+    return struct.Struct(f"{head}x{length}s2x" * count)
 
 
 # The shape of a uniform entry (see :func:`_entry_shape`): ("$", line) or ("*", line, children).
@@ -777,12 +849,10 @@ def _uniform_arrays(buf: bytes, pos: int, n: int, room: int) -> Any:  # explicit
         if pos + guess >= len(buf):
             return _WAIT if _surely_incomplete(lines, k, tree, head) else None
         guess *= 2
-    del lines[total:]  # what follows belongs to later replies (kept in ``chunk``)
-    tail = len(chunk) - sum(map(len, lines)) - 2 * total
-    values = _columns(lines, k, n, tree)
+    values = _columns(lines, k, n, tree)  # lines[total] is what follows: later replies
     if values is None:
         return None
-    return values, pos + len(chunk) - tail
+    return values, pos + len(chunk) - len(lines[total])
 
 
 def _columns(lines: List[bytes], k: int, n: int, node: _Tree) -> Optional[List[Reply]]:

@@ -409,6 +409,68 @@ def test_uniform_nested_fast_path_agrees(nodes: List[Any], data: st.DataObject) 
     assert _statuses_as_bytes([v for v, _ in got]) == [_hiredis_to_ours(oracle.gets()) for _ in got]
 
 
+# Arrays of values of one length take the fixed-width path (strided checks of the header
+# and CRLF byte columns, then struct). Values here are drawn from bytes that look like RESP
+# (a CRLF, a "$", digits) so that the columns can match by accident; one element may break
+# the width, and the stream may be corrupted at one byte.
+_resp_looking = st.sampled_from([b"\r", b"\n", b"$", b"1", b"2", b"*", b"a"])
+
+
+@st.composite
+def fixed_width_arrays(draw: Any) -> Any:
+    length = draw(st.one_of(st.integers(0, 24), st.sampled_from([99, 100, 2046, 2047, 2048])))
+    value = (st.lists(_resp_looking, min_size=length, max_size=length).map(b"".join) if length <= 24
+             else st.binary(min_size=length, max_size=length))
+    items = [("bulk", v) for v in draw(st.lists(value, min_size=8, max_size=150 if length <= 24 else 10))]
+    if draw(st.booleans()):
+        i = draw(st.integers(0, len(items) - 1))
+        items[i] = draw(st.one_of(st.just(("nil", None)), st.just(("int", 5)), st.just(("array", [])),
+                                  st.binary(min_size=max(0, length - 1), max_size=length + 1)
+                                  .map(lambda b: ("bulk", b))))
+    return ("array", items)
+
+
+def _outcome(stream: bytes, step: int) -> List[Any]:
+    """Each reply with its size, then "error" at a ProtocolError; the stream fed ``step`` bytes
+    at a time (one byte at a time keeps every fast path out: the general parser's answer)."""
+    reader = resp.Reader()
+    got: List[Any] = []
+    try:
+        for i in range(0, len(stream), step):
+            reader.feed(stream[i:i + step])
+            before = reader.consumed
+            while (value := reader.gets()) is not False:
+                got.append((value, reader.consumed - before))
+                before = reader.consumed
+    except ProtocolError:
+        got.append("error")
+    return got
+
+
+@settings(max_examples=300)
+@given(st.lists(fixed_width_arrays(), min_size=1, max_size=3), st.data())
+def test_fixed_width_fast_path_agrees(nodes: List[Any], data: st.DataObject) -> None:
+    """Any chunking gives the general parser's values and sizes; hiredis agrees on the values."""
+    stream = b"".join(wire(n) for n in nodes) + b"+END\r\n"
+    got = read_chunked(stream, data, 4)
+    assert [value for value, _ in got] == [python(n) for n in nodes] + ["END"]
+    assert [size for _, size in got] == [len(wire(n)) for n in nodes] + [6]
+    oracle = hiredis.Reader()
+    oracle.feed(stream)
+    assert _statuses_as_bytes([v for v, _ in got]) == [_hiredis_to_ours(oracle.gets()) for _ in got]
+
+
+@settings(max_examples=500)
+@given(st.one_of(fixed_width_arrays(), uniform_arrays()), st.data())
+def test_a_corrupted_array_reads_as_the_general_parser_reads_it(node: Any, data: st.DataObject) -> None:
+    """One byte changed anywhere (a header digit, a CR, a value byte): the fast paths, given
+    the whole stream at once, answer exactly as the general parser fed byte by byte."""
+    stream = bytearray(wire(node) + b"+END\r\n")
+    at = data.draw(st.integers(0, len(stream) - 1))
+    stream[at] = data.draw(st.sampled_from(b"\r\n$0123456789*:-+a"))
+    assert _outcome(bytes(stream), len(stream)) == _outcome(bytes(stream), 1)
+
+
 @pytest.mark.parametrize("last", [b"*0\r\n", b"*-1\r\n", b"$-1\r\n", b":7\r\n", b"*2\r\n$1\r\nx\r\n:1\r\n",
                                   b"*2\r\n$1\r\nx\r\n*1\r\n$1\r\ny\r\n"])
 def test_a_shorter_last_entry_is_never_waited_for(last: bytes) -> None:
