@@ -1,5 +1,7 @@
 """OpenTelemetry: the seed's leaderboard traced and measured through the OpenTelemetry SDK."""
+import logging
 import os
+import sys
 
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
@@ -10,6 +12,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import redigo_py as redis
 from redigo_py import otel
+# The leaderboard program, shared by the demo, the examples and these pages.
+from harness.leaderboard import OpenTelemetryTracing, pooled_leaderboard
+
+URL = os.environ.get("REDIS_URL", "redis://localhost:6379")
 
 # The application's own SDK set-up (an OTLP exporter, Prometheus... in real life).
 spans = InMemorySpanExporter()
@@ -21,17 +27,18 @@ metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
 
 otel.instrument()  # or: opentelemetry-instrument python app.py, with no code change
 
-pool = redis.Pool(dial=lambda: redis.dial_url(os.environ.get("REDIS_URL", "redis://localhost:6379")),
-                  max_idle=2, name="leaderboard")
+logging.basicConfig(format="%(message)s", level=logging.INFO, stream=sys.stdout)
 tracer = trace.get_tracer("leaderboard")
-with tracer.start_as_current_span("LeaderBoardModification"):
-    with pool.get() as c:
-        c.do("ZADD", "leader-board-scores", 10, "alice", 25, "bob")
-        c.send("ZINCRBY", "leader-board-scores", 5, "alice")
-        c.send("ZSCORE", "leader-board-scores", "alice")
-        c.flush()
-        c.receive()
-        print("alice:", c.receive())
+pooled_leaderboard(URL, logging.getLogger(), OpenTelemetryTracing(tracer))
+
+with tracer.start_as_current_span("Visits"):
+    c = redis.dial_url(URL)  # a pipeline is one span, PIPELINE, that counts its commands
+    c.send("INCR", "visits")
+    c.send("INCR", "visits")
+    c.flush()
+    c.receive()
+    print("visits:", c.receive())
+    c.close()
 
 for span in spans.get_finished_spans():
     attrs = dict(span.attributes)

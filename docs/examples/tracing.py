@@ -1,11 +1,13 @@
 """Tracing: the seed's custom spans around redigo_py's own, with an in-memory exporter."""
+import logging
 import os
+import sys
 
 from opencensus.trace import base_exporter, samplers
 from opencensus.trace import tracer as tracer_module
 
-import redigo_py as redis
-from redigo_py import context
+# The leaderboard program, shared by the demo, the examples and these pages.
+from harness.leaderboard import OpenCensusTracing, pooled_leaderboard
 
 
 class Collect(base_exporter.Exporter):
@@ -23,21 +25,11 @@ class Collect(base_exporter.Exporter):
 
 exporter = Collect()
 # Go: trace.ApplyConfig(trace.Config{DefaultSampler: trace.AlwaysSample()})
-tracer = tracer_module.Tracer(sampler=samplers.AlwaysOnSampler(), exporter=exporter)
+tracer_module.Tracer(sampler=samplers.AlwaysOnSampler(), exporter=exporter)
 
-ctx = context.background()
-c = redis.dial_url(os.environ.get("REDIS_URL", "redis://localhost:6379"),
-                   default_attributes={"service": "leaderboard"})
-
-# Go: ctx, span := trace.StartSpan(ctx, "LeaderBoardModification")
-with tracer.span(name="LeaderBoardModification"):
-    with tracer.span(name="AddToLeaderBoard"):
-        c.do_context(ctx, "ZADD", "leader-board-scores", 10, "alice", 25, "bob")
-    with tracer.span(name="Scan"):
-        c.do_context(ctx, "ZSCAN", "leader-board-scores", 0)
-    with tracer.span(name="Cleanup"):
-        c.do_context(ctx, "DEL", "leader-board-scores")
-c.close()
+logging.basicConfig(format="%(message)s", level=logging.INFO, stream=sys.stdout)
+pooled_leaderboard(os.environ.get("REDIS_URL", "redis://localhost:6379"), logging.getLogger(),
+                   OpenCensusTracing(), default_attributes={"service": "leaderboard"})
 
 by_id = {s.span_id: s for s in exporter.spans}
 
@@ -53,8 +45,9 @@ for s in sorted(exporter.spans, key=lambda s: (s.start_time, depth(s))):
     line = "  " * depth(s) + s.name
     a = s.attributes
     if "db.system.name" in a:  # one of redigo_py's spans
-        line += f"  [{a['db.system.name']} db={a['db.namespace']} service={a['service']}"
+        shown = [a["db.system.name"]] + [f"{label}={a[key]}" for label, key in (
+            ("db", "db.namespace"), ("service", "service")) if key in a]
         if "db.query.text" in a:
-            line += f" query={a['db.query.text']!r}"
-        line += "]"
+            shown.append(f"query={a['db.query.text']!r}")
+        line += f"  [{' '.join(shown)}]"
     print(line)
