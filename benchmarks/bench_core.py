@@ -8,11 +8,14 @@ of medians. Workloads (issue 2's targets):
 
 - GET of a 100-byte value, one round trip each (target: <= 1.10x raw socket)
 - 1000 pipelined GETs (target: >= 3.5x faster than redis-py pure)
-- LRANGE 0 -1 of 1000 elements (target: >= 2.5x faster than redis-py pure)
+- LRANGE 0 -1 of 1000 elements of one width (target: >= 2.5x faster than
+  redis-py pure; issue 14: <= 1.0x redis-py + hiredis), and of mixed widths
+  (the split path, not the fixed-width one)
 - GET of a 1 MiB value (target: no slower than redis-py)
 - XRANGE of 1000 entries of 2 fields (targets: <= 1.25x redis-py + hiredis,
   >= 4x faster than redis-py pure), HGETALL of 1000 fields to a dict
-  (``string_map``; redis-py's ``hgetall``), ZRANGE WITHSCORES of 1000
+  (``string_map``, which decodes to str; redis-py's ``hgetall``, bytes; and
+  RESP3's map of bytes, ``protocol=3``, the like of redis-py's), ZRANGE WITHSCORES of 1000
   (targets: <= 1.0x redis-py + hiredis). Each also has a floor: the raw
   socket with ``hiredis.Reader`` parsing the reply.
 """
@@ -85,12 +88,14 @@ def workloads(port: int) -> Dict[str, Tuple[int, Dict[str, Op]]]:
     pure = redispy_client(port, _RESP2Parser)
     fast = redispy_client(port, _HiredisParser)
     ours = redigo_py.dial("tcp", f"127.0.0.1:{port}")
+    ours3 = redigo_py.dial("tcp", f"127.0.0.1:{port}", protocol=3)
 
     ours.do("SET", "k100", b"x" * 100)
     ours.do("SET", "k1m", b"x" * (1 << 20))
-    ours.do("DEL", "list", "stream", "hash", "zset")
+    ours.do("DEL", "list", "mixed", "stream", "hash", "zset")
     for i in range(0, 1000, 100):
         ours.do("RPUSH", "list", *[b"element-%04d" % j for j in range(i, i + 100)])
+        ours.do("RPUSH", "mixed", *[b"element-%d" % j for j in range(i, i + 100)])
         for j in range(i, i + 100):
             ours.send("XADD", "stream", "*", "sensor", b"sensor-%04d" % j, "reading", j * 7)
         ours.do("HSET", "hash", *[x for j in range(i, i + 100) for x in (b"field-%04d" % j, b"value-%d" % j)])
@@ -99,6 +104,7 @@ def workloads(port: int) -> Dict[str, Tuple[int, Dict[str, Op]]]:
     get100 = redigo_py.resp.encode("GET", "k100")
     get1m = redigo_py.resp.encode("GET", "k1m")
     lrange = redigo_py.resp.encode("LRANGE", "list", 0, -1)
+    lrange_mixed = redigo_py.resp.encode("LRANGE", "mixed", 0, -1)
     pipe_req = get100 * 1000
     len100, len1m = reply_length(port, get100), reply_length(port, get1m)
     len_lrange, len_pipe = reply_length(port, lrange), reply_length(port, pipe_req)
@@ -135,6 +141,12 @@ def workloads(port: int) -> Dict[str, Tuple[int, Dict[str, Op]]]:
             "redis-py hiredis": lambda: fast.hgetall("hash"),
             "redigo_py": lambda: redigo_py.string_map(ours.do("HGETALL", "hash")),
         }),
+        "HGETALL 1000 to a dict of bytes (redigo_py protocol=3)": (20, {
+            "raw socket + hiredis.Reader": lambda: raw.parsed(hgetall),
+            "redis-py pure": lambda: pure.hgetall("hash"),
+            "redis-py hiredis": lambda: fast.hgetall("hash"),
+            "redigo_py": lambda: ours3.do("HGETALL", "hash"),
+        }),
         "ZRANGE WITHSCORES 1000": (20, {
             "raw socket + hiredis.Reader": lambda: raw.parsed(zrange),
             "redis-py pure": lambda: pure.zrange("zset", 0, -1, withscores=True),
@@ -158,6 +170,12 @@ def workloads(port: int) -> Dict[str, Tuple[int, Dict[str, Op]]]:
             "redis-py pure": lambda: pure.lrange("list", 0, -1),
             "redis-py hiredis": lambda: fast.lrange("list", 0, -1),
             "redigo_py": lambda: ours.do("LRANGE", "list", 0, -1),
+        }),
+        "LRANGE 1000 of mixed widths": (30, {
+            "raw socket + hiredis.Reader": lambda: raw.parsed(lrange_mixed),
+            "redis-py pure": lambda: pure.lrange("mixed", 0, -1),
+            "redis-py hiredis": lambda: fast.lrange("mixed", 0, -1),
+            "redigo_py": lambda: ours.do("LRANGE", "mixed", 0, -1),
         }),
         "GET 1 MiB": (10, {
             "raw socket": lambda: raw.roundtrip(get1m, len1m),

@@ -379,7 +379,8 @@ class Reader:
                     ends.extend(run[1])
                     pos = run[1][-1] - base
                     continue
-            if kind == 36 or (resp3 and (kind == 33 or kind == 61)):  # '$' bulk; RESP3 '!' '='
+            bulk = kind == 36 or (resp3 and (kind == 33 or kind == 61))  # '$' bulk; RESP3 '!' '='
+            if bulk or kind == 42 or (resp3 and kind in _AGGREGATES):  # '*' array; RESP3 '%' '~' '>' '|'
                 end = find(b"\r\n", pos + 1, pos + 34)
                 if end < 0:
                     if size - pos >= 34:
@@ -389,91 +390,78 @@ class Reader:
                 digits = buf[pos + 1:end]
                 if digits.isdigit():
                     n = int(digits)
-                    if n > max_bulk_len:
-                        raise ProtocolError(
-                            f"redigo: {_NAMES[kind]} length {n} exceeds the limit of {max_bulk_len}")
-                    start = end + 2
-                    stop = start + n
-                    if stop + 2 > size:
-                        self._incomplete(pos, stop + 2 - pos)
-                        return
-                    if buf[stop:stop + 2] != b"\r\n":
-                        raise ProtocolError(f"redigo: bad {_NAMES[kind]} format")
-                    value: Reply = buf[start:stop]
-                    pos = stop + 2
-                    if kind != 36:
-                        value = _blob(kind, value)
-                elif digits == b"-1" and kind == 36:
-                    value = None
-                    pos = end + 2
-                else:
-                    raise ProtocolError("redigo: illegal bytes in length")
-            elif kind == 42 or (resp3 and kind in _AGGREGATES):  # '*' array; RESP3 '%' '~' '>' '|'
-                end = find(b"\r\n", pos + 1, pos + 34)
-                if end < 0:
-                    if size - pos >= 34:
-                        raise ProtocolError("redigo: malformed length (line too long)")
-                    self._incomplete(pos, size - pos + 1)
-                    return
-                digits = buf[pos + 1:end]
-                if digits.isdigit():
-                    n = int(digits)
-                    count = n
-                    if resp3 and (kind == 37 or kind == 124):
-                        count = 2 * n  # elements: a map entry is two
-                    if count > max_bulk_len:
-                        raise ProtocolError(f"redigo: {_NAMES[kind]} length {n}"
-                                            f"{'' if count == n else f' ({count} elements)'}"
-                                            f" exceeds the limit of {max_bulk_len}")
-                    if len(stack) >= self.max_depth:  # every aggregate counts, an empty one too
-                        raise ProtocolError(f"redigo: arrays nested deeper than {self.max_depth}")
-                    header = pos
-                    pos = end + 2
-                    hashable = False
-                    if resp3:
-                        if kind == 62 and stack:
-                            raise ProtocolError("redigo: push nested inside a reply")
-                        hashable = _must_hash(stack)
-                        if hashable and _frozen_depth(stack) >= _MAX_FROZEN_DEPTH:
-                            raise ProtocolError(f"redigo: aggregates nested deeper than {_MAX_FROZEN_DEPTH} "
-                                                "inside a set element or a map key")
-                    fast = None
-                    if count >= _SPLIT_MIN and fast_ok and pos < size and not hashable and kind != 124:
-                        first = buf[pos]
-                        if first == 36 and find(b"\r\n", pos, pos + 7) >= 0:
-                            fast = _bulk_array(buf, pos, count)
-                        elif first == 42 and kind == 42 and self._waits < _MAX_WAITS:
-                            fast = _uniform_arrays(buf, pos, n, self.max_depth - len(stack) - 1)
-                            if fast is _WAIT:
-                                # Back to the header until more bytes come; a bounded number
-                                # of times, since each try cuts the array again.
-                                self._waits += 1
-                                self._incomplete(header, size - header + 1)
-                                return
-                    self._waits = 0
-                    if fast is not None:
-                        value, pos = fast
-                        if kind == 62:
-                            value = Push(value)
-                        elif kind != 42:
-                            value = _finish(_FRAMES[kind][0], value)
-                    elif not resp3:
-                        if n:
-                            stack.append([[], n, 0])  # 0 is _LIST, spelled out on the RESP2 path
-                            continue
-                        value = []
-                    elif kind == 124:
-                        if n:
-                            stack.append([[], count, _ATTRIBUTES])
-                        else:
-                            self._attributes_arrived([], base + pos)
-                        continue  # attributes are not a value: the reply is what follows
-                    elif n:
-                        stack.append([Push() if kind == 62 else [], count, _FRAMES[kind][hashable]])
-                        continue
+                    if bulk:
+                        if n > max_bulk_len:
+                            raise ProtocolError(
+                                f"redigo: {_NAMES[kind]} length {n} exceeds the limit of {max_bulk_len}")
+                        start = end + 2
+                        stop = start + n
+                        if stop + 2 > size:
+                            self._incomplete(pos, stop + 2 - pos)
+                            return
+                        if buf[stop:stop + 2] != b"\r\n":
+                            raise ProtocolError(f"redigo: bad {_NAMES[kind]} format")
+                        value: Reply = buf[start:stop]
+                        pos = stop + 2
+                        if kind != 36:
+                            value = _blob(kind, value)
                     else:
-                        value = _finish(_FRAMES[kind][hashable], Push() if kind == 62 else [])
-                elif digits == b"-1" and kind == 42:
+                        count = n
+                        if resp3 and (kind == 37 or kind == 124):
+                            count = 2 * n  # elements: a map entry is two
+                        if count > max_bulk_len:
+                            raise ProtocolError(f"redigo: {_NAMES[kind]} length {n}"
+                                                f"{'' if count == n else f' ({count} elements)'}"
+                                                f" exceeds the limit of {max_bulk_len}")
+                        if len(stack) >= self.max_depth:  # every aggregate counts, an empty one too
+                            raise ProtocolError(f"redigo: arrays nested deeper than {self.max_depth}")
+                        header = pos
+                        pos = end + 2
+                        hashable = False
+                        if resp3:
+                            if kind == 62 and stack:
+                                raise ProtocolError("redigo: push nested inside a reply")
+                            hashable = _must_hash(stack)
+                            if hashable and _frozen_depth(stack) >= _MAX_FROZEN_DEPTH:
+                                raise ProtocolError(f"redigo: aggregates nested deeper than {_MAX_FROZEN_DEPTH} "
+                                                    "inside a set element or a map key")
+                        fast = None
+                        if count >= _SPLIT_MIN and fast_ok and pos < size and not hashable and kind != 124:
+                            first = buf[pos]
+                            if first == 36 and find(b"\r\n", pos, pos + 7) >= 0:
+                                fast = _bulk_array(buf, pos, count)
+                            elif first == 42 and kind == 42 and self._waits < _MAX_WAITS:
+                                fast = _uniform_arrays(buf, pos, n, self.max_depth - len(stack) - 1)
+                                if fast is _WAIT:
+                                    # Back to the header until more bytes come; a bounded number
+                                    # of times, since each try cuts the array again.
+                                    self._waits += 1
+                                    self._incomplete(header, size - header + 1)
+                                    return
+                        self._waits = 0
+                        if fast is not None:
+                            value, pos = fast
+                            if kind == 62:
+                                value = Push(value)
+                            elif kind != 42:
+                                value = _finish(_FRAMES[kind][0], value)
+                        elif not resp3:
+                            if n:
+                                stack.append([[], n, 0])  # 0 is _LIST, spelled out on the RESP2 path
+                                continue
+                            value = []
+                        elif kind == 124:
+                            if n:
+                                stack.append([[], count, _ATTRIBUTES])
+                            else:
+                                self._attributes_arrived([], base + pos)
+                            continue  # attributes are not a value: the reply is what follows
+                        elif n:
+                            stack.append([Push() if kind == 62 else [], count, _FRAMES[kind][hashable]])
+                            continue
+                        else:
+                            value = _finish(_FRAMES[kind][hashable], Push() if kind == 62 else [])
+                elif digits == b"-1" and (kind == 36 or kind == 42):
                     value = None
                     pos = end + 2
                 else:

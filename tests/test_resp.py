@@ -400,6 +400,12 @@ def uniform_arrays(draw: Any) -> Any:
 @given(st.lists(uniform_arrays(), min_size=1, max_size=3), st.data())
 def test_uniform_nested_fast_path_agrees(nodes: List[Any], data: st.DataObject) -> None:
     """Any chunking, exact sizes, and hiredis's values, for arrays of many same-shaped entries."""
+    assert_chunked_reads_agree(nodes, data)
+
+
+def assert_chunked_reads_agree(nodes: List[Any], data: st.DataObject) -> None:
+    """``nodes`` then a status, cut where hypothesis says: the values, the sizes by
+    ``consumed``, and hiredis's values on the same stream."""
     stream = b"".join(wire(n) for n in nodes) + b"+END\r\n"
     got = read_chunked(stream, data, 4)
     assert [value for value, _ in got] == [python(n) for n in nodes] + ["END"]
@@ -451,13 +457,7 @@ def _outcome(stream: bytes, step: int) -> List[Any]:
 @given(st.lists(fixed_width_arrays(), min_size=1, max_size=3), st.data())
 def test_fixed_width_fast_path_agrees(nodes: List[Any], data: st.DataObject) -> None:
     """Any chunking gives the general parser's values and sizes; hiredis agrees on the values."""
-    stream = b"".join(wire(n) for n in nodes) + b"+END\r\n"
-    got = read_chunked(stream, data, 4)
-    assert [value for value, _ in got] == [python(n) for n in nodes] + ["END"]
-    assert [size for _, size in got] == [len(wire(n)) for n in nodes] + [6]
-    oracle = hiredis.Reader()
-    oracle.feed(stream)
-    assert _statuses_as_bytes([v for v, _ in got]) == [_hiredis_to_ours(oracle.gets()) for _ in got]
+    assert_chunked_reads_agree(nodes, data)
 
 
 @settings(max_examples=500)
