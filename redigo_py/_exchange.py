@@ -98,7 +98,7 @@ class Exchange:
     """
 
     __slots__ = (
-        "_reader", "_wbuf", "_wbuf_len", "_sent", "_received", "_err", "_ctx_call",
+        "_reader", "_wbuf", "_wbuf_len", "_sent", "_received", "_sender", "_err", "_ctx_call",
         "_server", "_series", "_pending_series", "_last_series", "_batch", "_batch_span",
         "_pushes", "_push_handler", "_want_push", "_cache", "_gets",
         "network", "host", "port", "database", "default_attributes",
@@ -126,6 +126,9 @@ class Exchange:
         # pattern (one sends, another receives) needs no lock.
         self._sent = 0
         self._received = 0
+        # Who sent the commands whose replies are owed (a thread id, a task): only
+        # that caller may read them.
+        self._sender: object = None
         self._err: Optional[BaseException] = None
         # Bumped (under _FATAL_LOCK) when a *_context call starts and ends: a
         # cancel callback kills the connection only while its own call runs.
@@ -302,6 +305,46 @@ class Exchange:
             self._pending_series.append(series)
         if _rec.PIPELINES:
             self._batch.append(_rec.command_name(command))
+
+    def _begin_do(self, command: Union[str, bytes], args: Tuple[object, ...], caller: object
+                  ) -> Optional[Tuple[int, bool, Optional[_rec.SpanLike], Optional[_rec.CommandSamples], int]]:
+        """A ``do`` that has its turn, by ``caller`` (a thread id or a task): the replies it
+        reads first (``pending``; refused if they are another caller's, whose replies they
+        are), whether it is observed, and its observation begun (span, series, start time).
+        None for ``do("")`` with nothing owed: it has nothing to do."""
+        pending = self._sent - self._received
+        if pending and self._sender != caller:
+            raise self._concurrent()
+        self._received = self._sent
+        if not command and pending == 0:
+            return None
+        begun = (pending, True, *self._observe_do(command, args)) if _rec.ON or _OC_TRACE in _modules else (
+            pending, False, None, None, 0)
+        if self._batch:  # the buffered commands go with this do, inside its span
+            self._batch.clear()
+        return begun
+
+    @staticmethod
+    def _concurrent() -> BaseException:
+        """The refusal of a call that would share the connection beyond redigo's rule."""
+        raise NotImplementedError
+
+    def _do_failed(self, exc: BaseException, ctx: Optional[_context.Context], command: Union[str, bytes],
+                   phase: str, observed: bool, span: Optional[_rec.SpanLike],
+                   series: Optional[_rec.CommandSamples], start: int) -> BaseException:
+        """:meth:`_failed` for a ``do``, which also ends its observation as failed."""
+        err = self._failed(exc, ctx, command, phase)
+        if observed:
+            self._observed_failure(span, series, start, err)
+        return err
+
+    def _observed_do_end(self, span: Optional[_rec.SpanLike], series: Optional[_rec.CommandSamples],
+                         start: int, pending: int, replies: List[Reply], command: Union[str, bytes]) -> None:
+        """An observed ``do`` whose replies all came: the pipeline they ended (if it read
+        replies owed) and its own duration and span."""
+        if pending:
+            self._end_batch(None)
+        self._observed_end(span, series, start, first_error(replies, command))
 
     def _observe_do(self, command: Union[str, bytes], args: Tuple[object, ...]
                     ) -> Tuple[Optional[_rec.SpanLike], Optional[_rec.CommandSamples], int]:

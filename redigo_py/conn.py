@@ -55,7 +55,6 @@ from ._exchange import (
     Exchange,
     PushHandler,
     again,
-    first_error,
     push_answered,
     settle,
     timeout_value,
@@ -94,6 +93,12 @@ _SEND_BUFFER_LIMIT = 64 * 1024
 _RECV_SIZE = 64 * 1024
 _MSG_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 _POSIX = os.name == "posix"  # a socket is a file descriptor that os.write takes
+def _concurrent() -> RedigoError:
+    """:meth:`Exchange._concurrent` for threads."""
+    return RedigoError("redigo: concurrent use of one Conn by two threads: another thread's replies are "
+                       "still owed, or it is receiving; give each thread its own conn, from a Pool")
+
+
 class NetConn(Exchange):
     """A connection to one Redis server (redigo's ``conn``).
 
@@ -106,7 +111,8 @@ class NetConn(Exchange):
     """
 
     __slots__ = ("_sock", "_read_timeout", "_write_timeout", "_sock_timeout",
-                 "_send_lock", "_receive_lock", "_sender", "__weakref__")
+                 "_send_lock", "_receive_lock", "__weakref__")
+    _concurrent = staticmethod(_concurrent)
 
     def __init__(
         self,
@@ -127,9 +133,6 @@ class NetConn(Exchange):
         # Held by the call that writes, resp. reads, so that threads take turns.
         self._send_lock = threading.Lock()
         self._receive_lock = threading.Lock()
-        # The thread whose sends are owed replies (or still buffered); only
-        # it may send more or ``do`` until they have been received.
-        self._sender = 0
         self._read_timeout = timeout_value(read_timeout)
         self._write_timeout = timeout_value(write_timeout)
         self._sock_timeout = sock.gettimeout()
@@ -297,19 +300,10 @@ class NetConn(Exchange):
             send_lock.release()
             raise _concurrent()
         try:
-            pending = self._sent - self._received
-            if pending and self._sender != _get_ident():  # they are another thread's replies
-                raise _concurrent()
-            self._received = self._sent
-            if not command and pending == 0:
+            begun = self._begin_do(command, args, _get_ident())
+            if begun is None:
                 return None
-            span = series = None
-            start = 0
-            observed = _rec.ON or _OC_TRACE in _modules
-            if observed:
-                span, series, start = self._observe_do(command, args)
-            if self._batch:  # the buffered commands go with this do, inside its span
-                self._batch.clear()
+            pending, observed, span, series, start = begun
             phase = "write"
             try:
                 self._write_buffered(
@@ -340,16 +334,9 @@ class NetConn(Exchange):
                     read_bare = self._read
                     replies = [read_bare(deadline) for _ in range(pending + 1 if command else pending)]
             except BaseException as exc:
-                err = self._failed(exc, ctx, command, phase)
-                if observed:
-                    self._observed_failure(span, series, start, err)
-                raise err from None
+                raise self._do_failed(exc, ctx, command, phase, observed, span, series, start) from None
             if observed:
-                if pending:
-                    self._end_batch(None)
-                    self._observed_end(span, series, start, first_error(replies, command))
-                else:
-                    self._observed_end(span, series, start, reply if type(reply) is Error else None)
+                self._observed_do_end(span, series, start, pending, replies if pending else [reply], command)
         finally:
             receive_lock.release()
             send_lock.release()
@@ -631,12 +618,6 @@ def _send_rest(sock: socket.socket, data: memoryview, timeout: Optional[float]) 
             wait_ms = max(1, int(remaining * 1000))
         poller.poll(wait_ms)
         data = data[_send_now(sock, data):]
-
-
-def _concurrent() -> RedigoError:
-    """The refusal of a call that would share the connection beyond redigo's rule."""
-    return RedigoError("redigo: concurrent use of one Conn by two threads: another thread's replies are "
-                       "still owed, or it is receiving; give each thread its own conn, from a Pool")
 
 
 def _close_socket(sock: socket.socket) -> None:

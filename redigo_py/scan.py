@@ -82,28 +82,20 @@ def _text_bytes(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
+# How redigo names the kind of a reply in "cannot convert" errors; the first type that
+# matches names it (an Error is a str, a bool an int).
+_SOURCE_NAMES: Tuple[Tuple[Union[type, Tuple[type, ...]], str], ...] = (
+    (type(None), "Redis nil"), (Error, "Redis error"), (str, "Redis simple string"),
+    (bytes, "Redis bulk string"), (bool, "Redis boolean"), (int, "Redis integer"),
+    (float, "Redis double"), (list, "Redis array"), (dict, "Redis map"), ((set, frozenset), "Redis set"),
+)
+
+
 def _source_name(src: object) -> str:
     """How redigo names the kind of a reply in "cannot convert" errors."""
-    if src is None:
-        return "Redis nil"
-    if isinstance(src, Error):
-        return "Redis error"
-    if isinstance(src, str):
-        return "Redis simple string"
-    if isinstance(src, bytes):
-        return "Redis bulk string"
-    if isinstance(src, bool):
-        return "Redis boolean"
-    if isinstance(src, int):
-        return "Redis integer"
-    if isinstance(src, float):
-        return "Redis double"
-    if isinstance(src, list):
-        return "Redis array"
-    if isinstance(src, dict):
-        return "Redis map"
-    if isinstance(src, (set, frozenset)):
-        return "Redis set"
+    for kind, name in _SOURCE_NAMES:
+        if isinstance(src, kind):
+            return name
     return type_name(src)
 
 

@@ -41,7 +41,6 @@ from .._exchange import (
     Exchange,
     PushHandler,
     again,
-    first_error,
     new_reader,
     push_answered,
     settle,
@@ -139,6 +138,12 @@ class _Wire(asyncio.Protocol):
         self.drain = None
 
 
+def _concurrent() -> RedigoError:
+    """:meth:`Exchange._concurrent` for tasks."""
+    return RedigoError("redigo: concurrent use of one Conn by two tasks: another task's replies are "
+                       "still owed, or it is receiving; give each task its own conn, from an aio.Pool")
+
+
 class NetConn(Exchange):
     """A connection to one Redis server, for asyncio (the ``aio`` twin of :class:`redigo_py.conn.NetConn`).
 
@@ -149,7 +154,8 @@ class NetConn(Exchange):
     """
 
     __slots__ = ("_transport", "_wire", "_loop", "_thread", "_read_timeout", "_write_timeout",
-                 "_sending", "_receiving", "_turns", "_sender", "__weakref__")
+                 "_sending", "_receiving", "_turns", "__weakref__")
+    _concurrent = staticmethod(_concurrent)
 
     def __init__(self, transport: asyncio.Transport, wire: _Wire, read_timeout: Optional[float],
                  write_timeout: Optional[float], *, network: str, host: str, port: int,
@@ -164,12 +170,10 @@ class NetConn(Exchange):
         self._read_timeout = timeout_value(read_timeout)
         self._write_timeout = timeout_value(write_timeout)
         # Which sides are taken (by a task inside send/flush/do, resp.
-        # receive/do), the tasks waiting for a turn, and the task whose sends
-        # are owed replies (see the module docstring).
+        # receive/do) and the tasks waiting for a turn (see the module docstring).
         self._sending = False
         self._receiving = False
         self._turns: Deque[asyncio.Future[None]] = deque()
-        self._sender: Optional[asyncio.Task[object]] = None
         _fork.track(self)
 
     # -- redigo's Conn, awaited ----------------------------------------------------
@@ -361,19 +365,10 @@ class NetConn(Exchange):
             raise _concurrent()
         self._receiving = True
         try:
-            pending = self._sent - self._received
-            if pending and self._sender is not _current_task():
-                raise _concurrent()
-            self._received = self._sent
-            if not command and pending == 0:
+            begun = self._begin_do(command, args, _current_task())
+            if begun is None:
                 return None
-            span = series = None
-            start = 0
-            observed = _rec.ON or _OC_TRACE in _modules
-            if observed:
-                span, series, start = self._observe_do(command, args)
-            if self._batch:  # the buffered commands go with this do, inside its span
-                self._batch.clear()
+            pending, observed, span, series, start = begun
             phase = "write"
             replies: List[Reply] = []
             try:
@@ -392,14 +387,9 @@ class NetConn(Exchange):
                         self._count_reply(reply, reader.consumed - before, series if i == pending else None)
                     replies.append(reply)
             except BaseException as exc:
-                err = self._failed(exc, ctx, command, phase)
-                if observed:
-                    self._observed_failure(span, series, start, err)
-                raise err from None
+                raise self._do_failed(exc, ctx, command, phase, observed, span, series, start) from None
             if observed:
-                if pending:
-                    self._end_batch(None)
-                self._observed_end(span, series, start, first_error(replies, command))
+                self._observed_do_end(span, series, start, pending, replies, command)
         finally:
             self._end_turn(True, True)
         return settle(replies, command)
@@ -594,12 +584,6 @@ class Resp3Conn(NetConn):
             await self._flush_turn(ctx)
             return None
         return await NetConn._do(self, timeout, command, args, ctx)
-
-
-def _concurrent() -> RedigoError:
-    """The refusal of a call that would share the connection beyond redigo's rule."""
-    return RedigoError("redigo: concurrent use of one Conn by two tasks: another task's replies are "
-                       "still owed, or it is receiving; give each task its own conn, from an aio.Pool")
 
 
 # -- dialing ---------------------------------------------------------------------------

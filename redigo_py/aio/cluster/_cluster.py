@@ -234,15 +234,8 @@ class Cluster(ClusterBase[Pool]):
 
     async def each_node(self, replicas: bool, fn: Callable[[str, Conn], object]) -> None:
         """Call ``fn(address, conn)`` (awaited if it is a coroutine function) for each
-        known master (or each known replica).
-
-        ``conn`` is bound to that node and closed after ``fn`` returns; it is
-        not read-only (send READONLY yourself on a replica) and not a retry
-        conn. A node that cannot be reached still gets its call, with a conn
-        that raises the error, so ``fn`` decides whether to go on; an
-        exception from ``fn`` stops the walk and propagates. The nodes are
-        those known now: no refresh is forced.
-        """
+        known master (or each known replica), as the blocking
+        :meth:`redigo_py.cluster.Cluster.each_node` does."""
         for addr in self._each_node_addrs(replicas):
             try:
                 conn = Conn(self, bound_addr=addr, rc=await self._conn_for_addr(addr, False, _BACKGROUND))

@@ -18,13 +18,8 @@ from ._conn import Conn
 
 
 def retry_conn(conn: AsyncConn, max_attempts: int, try_again_delay: float) -> "RetryConn":
-    """Wrap a cluster conn so that ``do`` follows MOVED and ASK and retries TRYAGAIN.
-
-    At most ``max_attempts`` attempts (<= 0: no limit), then
-    ``RedigoError("redisc: too many attempts")``; ``try_again_delay`` seconds
-    between TRYAGAIN retries. Only ``do``, ``err`` and ``close`` work on it:
-    a pipeline cannot be replayed on another node.
-    """
+    """:func:`redigo_py.cluster.retry_conn` for an :mod:`redigo_py.aio.cluster` conn: ``do``
+    follows MOVED and ASK and retries TRYAGAIN (waited out with ``asyncio.sleep``)."""
     if not isinstance(conn, Conn):
         raise _not_a_conn()
     return RetryConn(conn, max_attempts, try_again_delay)
@@ -39,12 +34,7 @@ class RetryConn(RetryConnBase[Conn]):
     _NAME = "redigo_py.aio.cluster retry"
 
     async def do(self, command: Union[str, bytes], *args: object) -> Reply:
-        """``do`` on the right node: a MOVED rebinds to the slot's new node, an ASK to the
-        migration target (with ASKING just before the command), a TRYAGAIN waits and retries.
-
-        What it needs of the conn is :meth:`Conn.redirect_target` and
-        :meth:`Conn.rebind`: the conn's own fields stay the conn's.
-        """
+        """``do`` on the right node, as the blocking retry conn's (MOVED, ASK, TRYAGAIN)."""
         c = self._c
         attempts = 0
         asking = False
