@@ -53,7 +53,7 @@ Observability
 
 from __future__ import annotations
 
-from typing import Any
+from typing import List
 
 from . import context, resp
 from .cache import CacheStats, ClientCache
@@ -117,11 +117,12 @@ from .reply import (
 )
 from .scan import Args, scan, scan_slice, scan_struct
 from .script import Script, new_script
+from ._types import Untyped
 
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> Any:  # the views are opencensus objects, which are untyped
+def __getattr__(name: str) -> List[Untyped]:  # the views are opencensus objects, which are untyped
     """``OBSERVABILITY_METRIC_VIEWS`` is built on first use: it imports opencensus,
     which the client itself does not need."""
     if name == "OBSERVABILITY_METRIC_VIEWS":

@@ -431,13 +431,14 @@ class Reader:
                             if first == 36 and find(b"\r\n", pos, pos + 7) >= 0:
                                 fast = _bulk_array(buf, pos, count)
                             elif first == 42 and kind == 42 and self._waits < _MAX_WAITS:
-                                fast = _uniform_arrays(buf, pos, n, self.max_depth - len(stack) - 1)
-                                if fast is _WAIT:
+                                uniform = _uniform_arrays(buf, pos, n, self.max_depth - len(stack) - 1)
+                                if isinstance(uniform, _Wait):
                                     # Back to the header until more bytes come; a bounded number
                                     # of times, since each try cuts the array again.
                                     self._waits += 1
                                     self._incomplete(header, size - header + 1)
                                     return
+                                fast = uniform
                         self._waits = 0
                         if fast is not None:
                             value, pos = fast
@@ -798,14 +799,17 @@ def _entry_shape(lines: List[bytes], room: int) -> Optional[Tuple[int, _Tree]]:
     return walk(0, 1)
 
 
-#: What :func:`_uniform_arrays` returns when the array is surely not all here yet.
-_WAIT = object()
+class _Wait:
+    """The type of :data:`_WAIT`: what :func:`_uniform_arrays` returns when the array is
+    surely not all here yet."""
+
+    __slots__ = ()
 
 
-# The result is (entries, position), None or _WAIT, a plain object() that the caller tells apart
-# by identity (``fast is _WAIT``): mypy narrows no union by identity with such an object, and
-# an enum sentinel would cost the parser a change at run time.
-def _uniform_arrays(buf: bytes, pos: int, n: int, room: int) -> Any:  # explicit Any: see above
+_WAIT = _Wait()
+
+
+def _uniform_arrays(buf: bytes, pos: int, n: int, room: int) -> Union[Tuple[List[Reply], int], None, _Wait]:
     """Fast path: ``n`` arrays at ``buf[pos:]`` that all have the first one's shape.
 
     XRANGE, XREAD and the like answer with many entries of one shape
