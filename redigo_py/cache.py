@@ -190,17 +190,18 @@ class ClientCache:
                 self._evictions += 1
             return False, None, (ckey, key, self._epochs.get(key, 0), self._epoch_all)
 
-    def store(self, conn: "Exchange", token: Optional[_Token], value: Reply) -> None:
-        """Keep ``value`` (read by ``conn``) unless its key was invalidated since :meth:`lookup`."""
+    def store(self, conn: "Exchange", token: Optional[_Token], value: Reply) -> Reply:
+        """Keep ``value`` (read by ``conn``) unless its key was invalidated since :meth:`lookup`;
+        return it."""
         if token is None or conn._err is not None:
-            return
+            return value
         ckey, key, epoch, epoch_all = token
         size = _size(value)
         if size > self.max_bytes:
-            return
+            return value
         with self._lock:
             if self._epochs.get(key, 0) != epoch or self._epoch_all != epoch_all:
-                return  # raced with an invalidation of its key: its value may be the old one
+                return value  # raced with an invalidation of its key: its value may be the old one
             old = self._entries.get(ckey)
             if old is not None:
                 self._drop(ckey, old)
@@ -212,6 +213,7 @@ class ClientCache:
                 oldest, entry = next(iter(self._entries.items()))
                 self._drop(oldest, entry)
                 self._evictions += 1
+        return value
 
     # -- what a connection tells it ----------------------------------------------------
 

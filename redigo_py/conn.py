@@ -573,10 +573,8 @@ class Resp3Conn(NetConn):
             hit, value, token = self._cached(command, args)
             if hit:
                 return value
-            if token is not None:
-                reply = NetConn._do(self, timeout, command, args, ctx)
-                self._cache.store(self, token, reply)
-                return reply
+            if token is not None:  # a miss that may be kept: the reply is stored on its way out
+                return self._cache.store(self, token, NetConn._do(self, timeout, command, args, ctx))
         if command and push_answered(command):
             self.send(command, *args)
             if ctx is None:
@@ -845,6 +843,31 @@ def dial_target(ctx: _context.Context, network: str, address: str,
     return host, port, timeout, {**attrs, **(options.default_attributes or {})}
 
 
+def own_socket(opts: DialOptions, ctx: _context.Context, network: str, address: str) -> Optional[socket.socket]:
+    """The connected socket of the caller's own dial function (``dial_context_func``, else
+    ``net_dial``); None when there is none and the library connects."""
+    if opts.dial_context_func is not None:
+        return opts.dial_context_func(ctx, network, address)
+    if opts.net_dial is not None:
+        return opts.net_dial(network, address)
+    return None
+
+
+def tune_socket(sock: socket.socket, keep_alive: Optional[float]) -> None:
+    """A TCP connection's options, as Go's dialer sets them: no Nagle delay, keep-alive probes."""
+    if sock.family != socket.AF_UNIX:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        _set_keep_alive(sock, keep_alive)
+
+
+def handshake_failed(conn: Exchange, span: Optional[_rec.SpanLike], exc: BaseException) -> None:
+    """A dialled connection whose handshake (AUTH, SELECT, HELLO...) failed: closed, its dial
+    span failed (the caller ends it)."""
+    conn._close(_rec.STATE_ERROR)
+    if span is not None:
+        _rec.fail(span, exc)
+
+
 def dial_failed(span: Optional[_rec.SpanLike], exc: BaseException) -> None:
     """A dial that failed before its connection existed: counted, its span failed and ended."""
     if isinstance(exc, Exception):
@@ -861,15 +884,8 @@ def dial_context(ctx: _context.Context, network: str, address: str, **options: o
     span = _rec.start_span("redis.dial", attrs) if _rec.ON or _OC_TRACE in _modules else None
     try:
         try:
-            if opts.dial_context_func is not None:
-                sock = opts.dial_context_func(ctx, network, address)
-            elif opts.net_dial is not None:
-                sock = opts.net_dial(network, address)
-            else:
-                sock = _connect(network, address, timeout, ctx)
-            if sock.family != socket.AF_UNIX:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                _set_keep_alive(sock, opts.keep_alive)
+            sock = own_socket(opts, ctx, network, address) or _connect(network, address, timeout, ctx)
+            tune_socket(sock, opts.keep_alive)
         except OSError as exc:
             if isinstance(exc, RedigoError):  # _connect's error, already in Go's words
                 raise
@@ -898,9 +914,7 @@ def dial_context(ctx: _context.Context, network: str, address: str, **options: o
                 raise handshake_error(command, exc) from None
         conn._cache = opts.client_cache  # tracking is on: from now on the cache hears of this conn
     except BaseException as exc:
-        conn._close(_rec.STATE_ERROR)
-        if span is not None:
-            _rec.fail(span, exc)
+        handshake_failed(conn, span, exc)
         raise
     finally:
         if span is not None:

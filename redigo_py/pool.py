@@ -227,6 +227,39 @@ class PoolBase(Generic[C]):
         if not self._dialled_name and isinstance(c, Exchange):
             self._dialled_name = f"{join_host_port(c.host, c.port)}/{c.database}"
 
+    def _new_slot(self, span: Optional[_rec.SpanLike]) -> int:
+        """Room for a new connection, before dialling it (refused on a closed or exhausted
+        pool); the dial's start for its metric."""
+        with self._lock:
+            if self._closed:
+                raise _refused(PoolClosedError(_GET_ON_CLOSED_POOL))
+            if not self.wait and 0 < self.max_active <= self._active:
+                raise _refused(ErrPoolExhausted())
+            self._active += 1
+        if span is not None:
+            span.event("dial")
+        return _perf_ns()
+
+    def _dial_failed(self) -> None:
+        """The dial :meth:`_new_slot` made room for failed: the room is given back."""
+        with self._lock:
+            self._active -= 1
+
+    def _new_conn(self, c: C, started: int) -> _PoolConn[C]:
+        """A connection just dialled (counted as opened new by its dial), going out."""
+        self._dialled(c)
+        _rec.record_pool_time(self._pool_name(), _rec.POOL_CREATE, _perf_ns() - started)
+        return self._lent(_PoolConn(c, _now(), self._generation))
+
+    def _wait_ended(self, ctx: _context.Context) -> None:
+        """Raise ``ctx``'s error, if it has one, for a borrower waiting for a slot (lock held
+        or not); a deadline that ran out is counted as a pool timeout."""
+        err = ctx.err()
+        if err is not None:
+            if isinstance(err, _context.DeadlineExceeded):
+                _rec.record_pool_timeout(self._pool_name())
+            raise _refused(err)
+
     def _lent(self, pc: _PoolConn[C]) -> _PoolConn[C]:
         """``pc`` going out: when it went, for the use time the recorder reports at its return."""
         pc.lent_ns = _perf_ns() if _rec.ENABLED else 0
@@ -440,25 +473,13 @@ class Pool(PoolBase[Conn]):
                 self._discard(pc, reason)
                 with lock:
                     pc = self._idle.pop() if self._idle else None
-            with lock:
-                if self._closed:
-                    raise _refused(PoolClosedError(_GET_ON_CLOSED_POOL))
-                if not self.wait and 0 < self.max_active <= self._active:
-                    raise _refused(ErrPoolExhausted())
-                self._active += 1
-            started = _perf_ns()
-            if span is not None:
-                span.event("dial")
+            started = self._new_slot(span)
             try:
                 c = self._dial(ctx)
             except BaseException:
-                with lock:
-                    self._active -= 1
+                self._dial_failed()
                 raise
-            self._dialled(c)
-            _rec.record_pool_time(self._pool_name(), _rec.POOL_CREATE, _perf_ns() - started)
-            # dial counted it as opened: new
-            return PooledConn(self, self._lent(_PoolConn(c, _now(), self._generation)))
+            return PooledConn(self, self._new_conn(c, started))
         except BaseException:
             with lock:
                 self._release_slot()
@@ -500,11 +521,7 @@ class Pool(PoolBase[Conn]):
                     # opened the latch, so the wait below returns at once.
                     if self._closed:
                         raise _refused(PoolClosedError(_GET_ON_CLOSED_POOL))
-                    err = ctx.err()
-                    if err is not None:
-                        if isinstance(err, _context.DeadlineExceeded):
-                            _rec.record_pool_timeout(self._pool_name())
-                        raise _refused(err)
+                    self._wait_ended(ctx)
                     if waiter.granted:
                         break
                     lock.release()
@@ -650,11 +667,14 @@ class PooledConnBase(Generic[C]):
             raise _conn_closed()
         return pc.c
 
-    def _returning(self) -> Optional[_PoolConn[C]]:
-        """The connection on its way back to the pool (None if it already went): from now on
+    def _returning(self) -> Optional[Tuple[_PoolConn[C], Optional[_rec.SpanLike]]]:
+        """The connection on its way back to the pool (None if it already went), and the span
+        of the borrower's close (the clean-up and the return trip) when traced: from now on
         every method raises "connection closed"."""
         pc, self._pc = self._pc, None
-        return pc
+        if pc is None:
+            return None
+        return pc, _rec.method_span(pc.c, "close") if isinstance(pc.c, Exchange) and _rec.traced() else None
 
     def err(self) -> Optional[BaseException]:
         """The connection's fatal error, or the "connection closed" error after ``close()``."""
@@ -721,12 +741,11 @@ class PooledConn(PooledConnBase[Conn]):
         replace the exception that the block is propagating, which is
         usually the one that broke the connection.
         """
-        pc = self._returning()
-        if pc is None:
+        returning = self._returning()
+        if returning is None:
             return
+        pc, span = returning
         c = pc.c
-        # The span of the borrower's close: the clean-up and the return trip.
-        span = _rec.method_span(c, "close") if isinstance(c, NetConn) and _rec.traced() else None
         state = self._state
         broken = True
         try:

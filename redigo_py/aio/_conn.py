@@ -50,17 +50,19 @@ from .._exchange import (
 from ..conn import (
     _FAMILIES,
     _dial_error,
-    _set_keep_alive,
     address_error,
     dial_failed,
     dial_options,
-    handshake_error,
     dial_target,
+    handshake_error,
+    handshake_failed,
     lookup_error,
+    own_socket,
     parse_url,
     split_host_port,
     tls_context,
     tls_error,
+    tune_socket,
 )
 from ..errors import ConnectionError, Error, ProtocolError, RedigoError
 from ..resp import encode_command
@@ -575,10 +577,8 @@ class Resp3Conn(NetConn):
             hit, value, token = self._cached(command, args)
             if hit:
                 return value
-            if token is not None:
-                reply = await NetConn._do(self, timeout, command, args, ctx)
-                self._cache.store(self, token, reply)
-                return reply
+            if token is not None:  # a miss that may be kept: the reply is stored on its way out
+                return self._cache.store(self, token, await NetConn._do(self, timeout, command, args, ctx))
         if command and push_answered(command):
             await self.send(command, *args)
             await self._flush_turn(ctx)
@@ -640,15 +640,8 @@ async def dial_context(ctx: _context.Context, network: str, address: str, **opti
     loop = asyncio.get_running_loop()
     try:
         try:
-            if opts.dial_context_func is not None:
-                sock = opts.dial_context_func(ctx, network, address)
-            elif opts.net_dial is not None:
-                sock = opts.net_dial(network, address)
-            else:
-                sock = await _connect(loop, network, address, timeout, ctx)
-            if sock.family != socket.AF_UNIX:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                _set_keep_alive(sock, opts.keep_alive)
+            sock = own_socket(opts, ctx, network, address) or await _connect(loop, network, address, timeout, ctx)
+            tune_socket(sock, opts.keep_alive)
         except OSError as exc:
             if isinstance(exc, RedigoError):  # _connect's error, already in Go's words
                 raise
@@ -682,9 +675,7 @@ async def dial_context(ctx: _context.Context, network: str, address: str, **opti
                 raise handshake_error(command, exc) from None
         conn._cache = opts.client_cache
     except BaseException as exc:
-        conn._close(_rec.STATE_ERROR)
-        if span is not None:
-            _rec.fail(span, exc)
+        handshake_failed(conn, span, exc)
         raise
     finally:
         if span is not None:

@@ -29,14 +29,13 @@ from .. import context as _context
 from .._exchange import again
 from ..commandinfo import MONITOR_STATE, SUBSCRIBE_STATE
 from ..conn import optional_method
-from ..errors import ErrPoolExhausted, PoolClosedError, RedigoError
+from ..errors import PoolClosedError, RedigoError
 from ..pool import (
     _BACKGROUND,
     _GET_ON_CLOSED_POOL,
     SENTINEL,
     PoolBase,
     PooledConnBase,
-    _now,
     _PoolConn,
     _refused,
     reset_commands,
@@ -171,24 +170,13 @@ class Pool(PoolBase[AsyncConn]):
                 await self._discard(pc, reason)
                 with lock:
                     pc = self._idle.pop() if self._idle else None
-            with lock:
-                if self._closed:
-                    raise _refused(PoolClosedError(_GET_ON_CLOSED_POOL))
-                if not self.wait and 0 < self.max_active <= self._active:
-                    raise _refused(ErrPoolExhausted())
-                self._active += 1
-            started = _perf_ns()
-            if span is not None:
-                span.event("dial")
+            started = self._new_slot(span)
             try:
                 c = await self._dial(ctx)
             except BaseException:
-                with lock:
-                    self._active -= 1
+                self._dial_failed()
                 raise
-            self._dialled(c)
-            _rec.record_pool_time(self._pool_name(), _rec.POOL_CREATE, _perf_ns() - started)
-            return PooledConn(self, self._lent(_PoolConn(c, _now(), self._generation)))
+            return PooledConn(self, self._new_conn(c, started))
         except BaseException:
             with lock:
                 self._release_slot()
@@ -221,11 +209,7 @@ class Pool(PoolBase[AsyncConn]):
                         return
                     if self._closed:
                         raise _refused(PoolClosedError(_GET_ON_CLOSED_POOL))
-                err = ctx.err()
-                if err is not None:
-                    if isinstance(err, _context.DeadlineExceeded):
-                        _rec.record_pool_timeout(self._pool_name())
-                    raise _refused(err)
+                self._wait_ended(ctx)
                 remaining = ctx.remaining()
                 if remaining is None:
                     await waiter.future
@@ -385,11 +369,11 @@ class PooledConn(PooledConnBase[AsyncConn]):
         that cuts the clean-up off leaves the connection fatal: it is
         discarded, and the cancellation goes on.
         """
-        pc = self._returning()
-        if pc is None:
+        returning = self._returning()
+        if returning is None:
             return
+        pc, span = returning
         c = pc.c
-        span = _rec.method_span(c, "close") if isinstance(c, NetConn) and _rec.traced() else None
         state = self._state
         broken = True
         try:
