@@ -82,12 +82,8 @@ class Cluster(ClusterBase[Pool]):
     # -- the slot map ----------------------------------------------------------
 
     async def refresh(self) -> None:
-        """Load the slot map with CLUSTER SLOTS from the known nodes, until one answers.
-
-        Call it once after creating the cluster; afterwards the MOVED replies
-        keep the map current. Raises ``RedigoError("redisc: all nodes
-        failed ...")`` naming each address tried and its error.
-        """
+        """Load the slot map with CLUSTER SLOTS from the known nodes, until one answers (as the
+        blocking :meth:`redigo_py.cluster.Cluster.refresh`, which says when to call it)."""
         self._begin_refresh()
         err = await self._refresh()
         if err is not None:

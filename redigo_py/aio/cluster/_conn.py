@@ -9,14 +9,7 @@ from ... import _fork
 from ... import context as _context
 from ..._exchange import again
 from ..._types import Reply
-from ...cluster._common import (
-    _ALREADY_BOUND,
-    _BACKGROUND,
-    RETRY_CLOSE_CONN,
-    _closed,
-    _conn_method,
-    _node_method,
-)
+from ...cluster._common import _ALREADY_BOUND, _BACKGROUND, RETRY_CLOSE_CONN, _closed, _conn_method, _node_method
 from ...cluster._conn import ConnBase, _keys_slot
 from ...cluster._hash import _cmd_slot
 from ...cluster._redir import RedirError
@@ -133,11 +126,8 @@ class Conn(ConnBase["Cluster", AsyncConn]):
     # -- redigo's Conn, awaited ------------------------------------------------------
 
     async def do(self, command: Union[str, bytes], *args: object) -> Reply:
-        """Send a command and return its reply, binding first if needed.
-
-        ``do("")`` on a conn that never bound has nothing to flush and
-        returns None without binding (the pool's clean-up calls it).
-        """
+        """Send a command and return its reply, binding first if needed (as the blocking
+        :meth:`redigo_py.cluster.Conn.do`, which says what ``do("")`` does)."""
         rc = self._rc
         if rc is None or self._err is not None:
             if rc is None and not command and not args:
