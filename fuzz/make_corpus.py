@@ -108,6 +108,8 @@ HAND_MADE: Dict[str, bytes] = {
     "huge-line": b"+" + b"x" * 4096,
     "deep-nesting": b"*1\r\n" * 200 + b":1\r\n",
     "empty-array-nested": b"*1\r\n*0\r\n*2\r\n*0\r\n*-1\r\n",
+    # Values of one width whose CRLFs are all the same wrong bytes (the fixed-width path).
+    "fixed-width-bad-trailers": b"*8\r\n" + b"$3\r\nfooXY" * 8,
 }
 
 
@@ -154,6 +156,7 @@ HAND_MADE3: Dict[str, bytes] = {
     "empty-aggregates": b"*4\r\n%0\r\n~0\r\n*0\r\n|0\r\n%0\r\n>0\r\n",
     "huge-map": b"%268435457\r\n",
     "deep-maps": b"%1\r\n:1\r\n" * 200 + b"_\r\n",
+    "fixed-width-set-bad-trailers": b"~8\r\n" + b"$3\r\nfoo\r\r" * 8,
 }
 
 

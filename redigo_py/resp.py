@@ -738,8 +738,9 @@ def _fixed_array(buf: bytes, pos: int, n: int) -> Optional[Tuple[List[bytes], in
     head = end + 2 - pos
     period = head + length + 2
     stop = pos + n * period
-    if stop > len(buf):
+    if stop > len(buf) or buf[pos + period - 2:pos + period] != b"\r\n":
         return None
+    # Each byte column against the first element's, whose header and CRLF are checked above.
     for column in (period - 2, period - 1, *range(head)):  # the CRLF after the value fails first
         if buf[pos + column:stop:period].count(buf[pos + column]) != n:
             return None

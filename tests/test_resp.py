@@ -460,6 +460,19 @@ def test_fixed_width_fast_path_agrees(nodes: List[Any], data: st.DataObject) -> 
     assert_chunked_reads_agree(nodes, data)
 
 
+@pytest.mark.parametrize("trailer", [b"XY", b"\r\r", b"\n\n", b"\rX", b"\n\r"])
+@pytest.mark.parametrize("head", [b"*8", b"%4", b"~8", b">8"])
+def test_a_fixed_width_array_with_the_same_bad_trailer_everywhere_is_refused(head: bytes, trailer: bytes) -> None:
+    """Every element alike, but none ends with CRLF: each byte column agrees with the first
+    element's, so the first element's own CRLF must be checked too (found by review)."""
+    stream = head + b"\r\n" + b"$3\r\nfoo" + trailer + (b"$3\r\nfoo" + trailer) * 7
+    protocol = 2 if head == b"*8" else 3
+    reader = resp.Reader(protocol=protocol)
+    reader.feed(stream)
+    with pytest.raises(ProtocolError):
+        reader.gets()
+
+
 @settings(max_examples=500)
 @given(st.one_of(fixed_width_arrays(), uniform_arrays()), st.data())
 def test_a_corrupted_array_reads_as_the_general_parser_reads_it(node: Any, data: st.DataObject) -> None:
