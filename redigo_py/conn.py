@@ -38,7 +38,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, fields
-from typing import Callable, Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import context as _context
@@ -687,40 +687,81 @@ def address_error(network: str, host: str, port: int, sockaddr: Tuple[object, ..
     return failure
 
 
+# One address to connect to, as getaddrinfo gives it: family, type, protocol, name, address.
+AddrInfo = Tuple[int, int, int, str, Union[str, Tuple[object, ...]]]
+
+
+class Attempts:
+    """The sockets a dial tries in turn (a unix path; each address a host name resolves to)
+    and the error it raises when none connects: Go reports the first address's failure,
+    its OSError chained.
+
+    Used as ``for target in attempts.targets(infos): with attempts as sock: ...connect
+    sock to target...; return sock`` then ``raise attempts.error()``: the ``with`` closes
+    the socket on any exception, lets an OSError (a refused or timed-out connect) go on to
+    the next address and propagates anything else. The blocking and the asyncio dial
+    differ only in how they resolve and connect.
+    """
+
+    def __init__(self, network: str, address: str, ctx: _context.Context) -> None:
+        self.network, self.address, self.ctx = network, address, ctx
+        self.host, self.port = ("", 0) if network == "unix" else split_host_port(address)
+        self.failure: Optional[BaseException] = None
+        self._sock: Optional[socket.socket] = None
+        self._target: Union[str, Tuple[object, ...]] = address
+
+    def unix(self) -> Optional[Sequence[AddrInfo]]:
+        """The one address of a unix socket; None for TCP, whose addresses need a lookup."""
+        return [(socket.AF_UNIX, socket.SOCK_STREAM, 0, "", self.address)] if self.network == "unix" else None
+
+    def lookup_failed(self, exc: socket.gaierror) -> ConnectionError:
+        return lookup_error(self.network, self.host, exc)
+
+    def targets(self, infos: Sequence[AddrInfo]) -> Iterator[Union[str, Tuple[object, ...]]]:
+        """Each address to connect to, its socket made (the ``with`` gives it)."""
+        for af, kind, proto, _, target in infos:
+            self._sock, self._target = socket.socket(af, kind, proto), target
+            yield target
+
+    def __enter__(self) -> socket.socket:
+        assert self._sock is not None
+        return self._sock
+
+    def __exit__(self, kind: Optional[type], exc: Optional[BaseException], tb: object) -> bool:
+        if exc is None:
+            return False
+        assert self._sock is not None
+        self._sock.close()
+        if not isinstance(exc, OSError):
+            return False
+        if self.failure is None:
+            if self.network == "unix":
+                self.failure = _dial_error(self.network, self.address, exc, self.ctx)
+                self.failure.__cause__ = exc
+            else:  # a TCP address is a tuple (host, port[, flow, scope])
+                target = self._target if isinstance(self._target, tuple) else (self._target,)
+                self.failure = address_error(self.network, self.host, self.port, target, exc, self.ctx)
+        return True
+
+    def error(self) -> BaseException:
+        return self.failure or ConnectionError(f"dial {self.network}: lookup {self.host}: no such host")
+
+
 def _connect(network: str, address: str, timeout: Optional[float], ctx: _context.Context) -> socket.socket:
-    """A connected socket, or the library's error for the last address tried (OSError chained)."""
-    if network == "unix":
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    """A connected socket, or the library's error for the first address tried (OSError chained)."""
+    attempts = Attempts(network, address, ctx)
+    infos: Optional[Sequence[AddrInfo]] = attempts.unix()
+    if infos is None:
         try:
+            infos = socket.getaddrinfo(attempts.host or None, attempts.port, _FAMILIES[network], socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise attempts.lookup_failed(exc) from exc
+    for target in attempts.targets(infos):
+        with attempts as sock:
             sock.settimeout(timeout)
-            sock.connect(address)
-        except OSError as exc:
-            sock.close()
-            raise _dial_error(network, address, exc, ctx) from exc
-        except BaseException:
-            sock.close()
-            raise
-        return sock
-    host, port = split_host_port(address)
-    try:
-        infos = socket.getaddrinfo(host or None, port, _FAMILIES[network], socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise lookup_error(network, host, exc) from exc
-    failure: Optional[BaseException] = None
-    for af, kind, proto, _, sockaddr in infos:
-        sock = socket.socket(af, kind, proto)
-        try:
-            sock.settimeout(timeout)
-            sock.connect(sockaddr)
+            sock.connect(target)
             return sock
-        except OSError as exc:
-            sock.close()
-            if failure is None:  # Go reports the first address's failure
-                failure = address_error(network, host, port, sockaddr, exc, ctx)
-        except BaseException:
-            sock.close()
-            raise
-    raise failure or ConnectionError(f"dial {network}: lookup {host}: no such host")
+    raise attempts.error()
 
 
 def dial(network: str, address: str, **options: object) -> NetConn:

@@ -30,7 +30,7 @@ import socket
 import sys
 import threading
 from collections import deque
-from typing import Deque, Dict, List, Optional, Tuple, Union, cast
+from typing import Deque, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 from .. import _fork
 from .. import _recorder as _rec
@@ -49,17 +49,16 @@ from .._exchange import (
 )
 from ..conn import (
     _FAMILIES,
+    AddrInfo,
+    Attempts,
     _dial_error,
-    address_error,
     dial_failed,
     dial_options,
     dial_target,
     handshake_error,
     handshake_failed,
-    lookup_error,
     own_socket,
     parse_url,
-    split_host_port,
     tls_context,
     tls_error,
     tune_socket,
@@ -591,38 +590,20 @@ class Resp3Conn(NetConn):
 async def _connect(loop: asyncio.AbstractEventLoop, network: str, address: str,
                    timeout: Optional[float], ctx: _context.Context) -> socket.socket:
     """A connected non-blocking socket, or the library's error, as the blocking dial words it."""
-    if network == "unix":
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.setblocking(False)
+    attempts = Attempts(network, address, ctx)
+    infos: Optional[Sequence[AddrInfo]] = attempts.unix()
+    if infos is None:
         try:
-            await asyncio.wait_for(loop.sock_connect(sock, address), timeout)
-        except OSError as exc:
-            sock.close()
-            raise _dial_error(network, address, exc, ctx) from exc
-        except BaseException:
-            sock.close()
-            raise
-        return sock
-    host, port = split_host_port(address)
-    try:
-        infos = await loop.getaddrinfo(host or None, port, family=_FAMILIES[network], type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise lookup_error(network, host, exc) from exc
-    failure: Optional[BaseException] = None
-    for af, kind, proto, _, sockaddr in infos:
-        sock = socket.socket(af, kind, proto)
-        sock.setblocking(False)
-        try:
-            await asyncio.wait_for(loop.sock_connect(sock, sockaddr), timeout)
+            infos = await loop.getaddrinfo(attempts.host or None, attempts.port, family=_FAMILIES[network],
+                                           type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise attempts.lookup_failed(exc) from exc
+    for target in attempts.targets(infos):
+        with attempts as sock:
+            sock.setblocking(False)
+            await asyncio.wait_for(loop.sock_connect(sock, target), timeout)
             return sock
-        except OSError as exc:
-            sock.close()
-            if failure is None:  # Go reports the first address's failure
-                failure = address_error(network, host, port, sockaddr, exc, ctx)
-        except BaseException:
-            sock.close()
-            raise
-    raise failure or ConnectionError(f"dial {network}: lookup {host}: no such host")
+    raise attempts.error()
 
 
 async def dial(network: str, address: str, **options: object) -> NetConn:
