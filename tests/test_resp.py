@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any, List, Tuple
+import sys
+from typing import Any, Iterator, List, Tuple
 
 import hiredis
 import pytest
@@ -458,6 +460,49 @@ def _outcome(stream: bytes, step: int) -> List[Any]:
 def test_fixed_width_fast_path_agrees(nodes: List[Any], data: st.DataObject) -> None:
     """Any chunking gives the general parser's values and sizes; hiredis agrees on the values."""
     assert_chunked_reads_agree(nodes, data)
+
+
+@contextlib.contextmanager
+def big_bulk_threshold(size: int) -> Iterator[None]:
+    """Bulk strings from ``size`` bytes take the reader's cut-from-the-pieces path."""
+    saved, resp._BIG_BULK = resp._BIG_BULK, size
+    try:
+        yield
+    finally:
+        resp._BIG_BULK = saved
+
+
+@settings(max_examples=300)
+@given(st.lists(st.one_of(_bulks.map(lambda b: ("bulk", b)), replies), min_size=1, max_size=6), st.data())
+def test_big_bulk_path_agrees(nodes: List[Any], data: st.DataObject) -> None:
+    """Large bulk strings cut straight from the pieces fed (the threshold lowered so that
+    every bulk takes that path): any chunking gives the values and sizes; and with one
+    byte corrupted anywhere, the outcome of the general parser fed byte by byte."""
+    stream = b"".join(wire(n) for n in nodes) + b"+END\r\n"
+    with big_bulk_threshold(data.draw(st.sampled_from([0, 1, 5, 64]))):
+        got = read_chunked(stream, data, 6)
+        assert [value for value, _ in got] == [python(n) for n in nodes] + ["END"]
+        assert [size for _, size in got] == [len(wire(n)) for n in nodes] + [6]
+        corrupted = bytearray(stream)
+        at = data.draw(st.integers(0, len(stream) - 1))
+        corrupted[at] = data.draw(st.sampled_from(b"\r\n$0123456789*:-+a"))
+        step = data.draw(st.integers(1, 64))
+        fast = _outcome(bytes(corrupted), step)
+    with big_bulk_threshold(sys.maxsize):
+        assert fast == _outcome(bytes(corrupted), 1)
+
+
+def test_a_1_mib_value_in_64_kib_pieces_is_cut_from_them() -> None:
+    """The path the connections take for a large GET: its value, its size, and what follows."""
+    value = bytes(range(256)) * 4096
+    stream = b"$%d\r\n%s\r\n+OK\r\n" % (len(value), value)
+    reader = resp.Reader()
+    got = []
+    for i in range(0, len(stream), 65536):
+        reader.feed(stream[i:i + 65536])
+        while (reply := reader.gets()) is not False:
+            got.append((reply, reader.consumed))
+    assert got == [(value, len(stream) - 5), ("OK", len(stream))]
 
 
 @pytest.mark.parametrize("trailer", [b"XY", b"\r\r", b"\n\n", b"\rX", b"\n\r"])
