@@ -296,6 +296,12 @@ class Exchange:
             series = self._series[command] = _rec.samples(command, self._server)
         return series
 
+    def _observe_send(self, command: Union[str, bytes], size: int) -> Optional[_rec.SpanLike]:
+        """An observed ``send``: its span (if traced), and the command noted (:meth:`_note_sent`)."""
+        span = _rec.method_span(self, "send") if _rec.traced() else None
+        self._note_sent(command, size)
+        return span
+
     def _note_sent(self, command: Union[str, bytes], size: int) -> None:
         """A buffered command, for the recorder: its write counted, its reply's series queued,
         and its name kept for the span of the pipeline it will be flushed in."""

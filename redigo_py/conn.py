@@ -168,10 +168,7 @@ class NetConn(Exchange):
                 if self._sent != self._received:  # another thread's replies are owed
                     raise _concurrent()
                 self._sender = me
-            span = None
-            if _rec.ON or _OC_TRACE in _modules:
-                span = _rec.method_span(self, "send") if _rec.traced() else None
-                self._note_sent(command, len(data))
+            span = self._observe_send(command, len(data)) if _rec.ON or _OC_TRACE in _modules else None
             try:
                 self._wbuf.append(data)  # before counting: an interrupt in between must not leave a reply owed
                 self._sent += 1
