@@ -60,7 +60,6 @@ import threading
 import time
 from typing import (
     TYPE_CHECKING,
-    Any,
     Callable,
     Collection,
     Dict,
@@ -73,6 +72,7 @@ from typing import (
     TypedDict,
     TypeVar,
     Union,
+    cast,
 )
 
 from . import _recorder
@@ -802,9 +802,11 @@ class RedigoInstrumentor(_instrumentor_base()):  # type: ignore[misc]
     def instrumentation_dependencies(self) -> Collection[str]:
         return ()
 
-    def _instrument(self, **kwargs: Any) -> None:  # Any: what BaseInstrumentor.instrument(**kwargs) was given
-        instrument(kwargs.get("tracer_provider"), kwargs.get("meter_provider"),
-                   capture_query_text=kwargs.get("capture_query_text", True))
+    def _instrument(self, **kwargs: object) -> None:
+        # What BaseInstrumentor.instrument(**kwargs) was given, passed on as instrument() takes it.
+        instrument(cast("Optional[TracerProvider]", kwargs.get("tracer_provider")),
+                   cast("Optional[MeterProvider]", kwargs.get("meter_provider")),
+                   capture_query_text=bool(kwargs.get("capture_query_text", True)))
 
     def _uninstrument(self, **kwargs: object) -> None:
         uninstrument()
