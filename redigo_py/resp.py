@@ -36,7 +36,7 @@ from collections import deque
 from functools import lru_cache
 from itertools import accumulate
 from operator import add
-from typing import Any, Deque, Dict, List, Literal, Optional, Tuple, Union
+from typing import Deque, Dict, List, Literal, Optional, Tuple, Union
 
 from ._types import Reply
 from .errors import ArgumentError, Error, ProtocolError
@@ -65,9 +65,9 @@ class Push(List[Reply]):
 # of these; under RESP3 also a float, bool, dict, set or :class:`Push` (a tuple, frozenset or
 # frozenset of pairs inside a set element or a map key).
 
-# An open aggregate on the reader's stack: [items, declared length, frame kind]. A list for
-# speed, read by the parse loop without a check per item, so its items cannot be a Union.
-_Frame = List[Any]  # explicit Any: a heterogeneous list (see above)
+# An open aggregate on the reader's stack: (items, declared length, frame kind); its items
+# list grows in place.
+_Frame = Tuple[List[Reply], int, int]
 
 _CRLF = b"\r\n"
 
@@ -265,7 +265,7 @@ class Reader:
         self._chunks: List[bytes] = []  # fed but not yet joined into _buf
         self._chunks_len = 0
         self._need = 1            # bytes past _pos that parsing needs before it can progress
-        self._stack: List[_Frame] = []  # open aggregates: [items, declared length, frame kind]
+        self._stack: List[_Frame] = []  # open aggregates: (items, declared length, frame kind)
         self._ready: Deque[Reply] = deque()  # complete replies not yet returned
         self._ends: Deque[int] = deque()   # stream offset just past each reply in _ready
         self._base = 0            # stream offset of _buf[0]
@@ -460,17 +460,17 @@ class Reader:
                                 value = _finish(_FRAMES[kind][0], value)
                         elif not resp3:
                             if n:
-                                stack.append([[], n, 0])  # 0 is _LIST, spelled out on the RESP2 path
+                                stack.append(([], n, 0))  # 0 is _LIST, spelled out on the RESP2 path
                                 continue
                             value = []
                         elif kind == 124:
                             if n:
-                                stack.append([[], count, _ATTRIBUTES])
+                                stack.append(([], count, _ATTRIBUTES))
                             else:
                                 self._attributes_arrived([], base + pos)
                             continue  # attributes are not a value: the reply is what follows
                         elif n:
-                            stack.append([Push() if kind == 62 else [], count, _FRAMES[kind][hashable]])
+                            stack.append((Push() if kind == 62 else [], count, _FRAMES[kind][hashable]))
                             continue
                         else:
                             value = _finish(_FRAMES[kind][hashable], Push() if kind == 62 else [])
