@@ -224,10 +224,11 @@ class Reader:
     array of plain bulk strings (a RESP3 map or set of them too: HGETALL,
     SMEMBERS) is cut with one ``bytes.split`` and checked with C-level
     ``map`` calls instead of a Python loop per element; values of one
-    width are checked a byte column at a time and cut by ``struct``, and
-    arrays of same-shaped entries (XRANGE) are checked a column at a time. A reply that follows
-    a malformed one is never returned: the error is raised when the queue
-    reaches it.
+    width are checked a byte column at a time and cut by ``struct``;
+    arrays of same-shaped entries (XRANGE) are checked a column at a time;
+    a large bulk string that arrives in pieces is cut straight from them.
+    A reply that follows a malformed one is never returned: the error is
+    raised when the queue reaches it.
 
     RESP3 text is decoded as the simple strings of RESP2 are: UTF-8, an
     invalid sequence replaced by U+FFFD. That holds for verbatim strings
