@@ -562,13 +562,16 @@ class _LazySpan:
         self.span: Optional[_Span] = None
 
     def _real(self) -> _Span:
+        """The span, made now; current until it ends, so that the dial it times is its child."""
         if self.span is None:
+            from opentelemetry import context, trace
             from opentelemetry.trace import SpanKind
 
             # The recorder's attribute values (str, int) are OpenTelemetry AttributeValues.
-            self.span = _Span(self.tracer.start_span(self.name, context=self.parent, kind=SpanKind.CLIENT,
-                                                     attributes=self.attributes,  # type: ignore[arg-type]
-                                                     start_time=self.start_ns))
+            span = self.tracer.start_span(self.name, context=self.parent, kind=SpanKind.CLIENT,
+                                          attributes=self.attributes,  # type: ignore[arg-type]
+                                          start_time=self.start_ns)
+            self.span = _Span(span, context.attach(trace.set_span_in_context(span, self.parent)))
         return self.span
 
     def fail(self, exc: BaseException) -> None:

@@ -169,7 +169,8 @@ def test_dial_and_a_pool_get_that_dials_have_spans(world: World, make_server: Ca
     by_name = {s.name: s for s in spans}
     assert by_name["redis.Pool.get"].parent.span_id == root
     assert by_name["redis.Pool.get"].attributes["db.client.connection.pool.name"] == "sessions"
-    assert by_name["redis.dial"].parent.span_id == root
+    # The dial is the get's child, as opencensus nests them.
+    assert by_name["redis.dial"].parent.span_id == by_name["redis.Pool.get"].context.span_id
     auth = by_name["AUTH"]
     assert auth.parent.span_id == by_name["redis.dial"].context.span_id  # the dial's handshake, inside it
     assert "hunter2" not in repr([(s.name, dict(s.attributes)) for s in spans])
@@ -496,6 +497,10 @@ def test_aio_spans_follow_the_task_across_awaits_and_metrics_count(world: World,
     pipelines = [s for s in spans if s.name == "PIPELINE GET"]
     assert len(pipelines) == 6 and {s.parent.span_id for s in pipelines} == set(parents.values())
     assert all(s.attributes["db.namespace"] == "5" and s.attributes["server.port"] == server.port for s in sets)
+    gets = {s.context.span_id: s for s in spans if s.name == "redis.Pool.get"}
+    dials = [s for s in spans if s.name == "redis.dial"]
+    assert dials and all(d.parent.span_id in gets for d in dials)  # each dial inside the get that made it
+    assert {g.parent.span_id for g in gets.values()} <= set(parents.values())
     durations = {a["db.operation.name"]: p for a, p in world.points("db.client.operation.duration")
                  if a.get("db.namespace") == "5"}
     assert durations["SET"].count == 6
