@@ -58,17 +58,27 @@ PUSH_ANSWERED = frozenset((b"SUBSCRIBE", b"PSUBSCRIBE", b"SSUBSCRIBE",
 PushHandler = Callable[[Push], object]
 
 
-def push_answered(command: Union[str, bytes]) -> bool:
-    """Whether ``command`` is answered by pushes only under RESP3 (the subscribe family)."""
-    return command_word(command) in PUSH_ANSWERED
+def push_answered(command: Union[str, bytes], args: Tuple[object, ...]) -> bool:
+    """Whether ``command`` is answered by pushes only under RESP3 (the subscribe family).
+
+    A command that would return a RESP3 connection to RESP2 (RESET, HELLO 2)
+    is refused with :class:`ArgumentError` before it is sent: the connection
+    would go on treating the subscribe family as answered by pushes, and
+    their RESP2 replies would reach the commands after them.
+    """
+    name = command_word(command)
+    if name in PUSH_ANSWERED:
+        return True
+    if name == b"RESET" or (name == b"HELLO" and args and command_word(args[0]) == b"2"):
+        what = "RESET" if name == b"RESET" else "HELLO 2"
+        raise ArgumentError(f"redigo: {what} would return this RESP3 connection to RESP2, which it "
+                            "cannot follow: close it and dial one with protocol=2 instead")
+    return False
 
 
 def _ends_tracking(command: Union[str, bytes], args: Tuple[object, ...]) -> bool:
-    """Whether ``command`` turns this connection's CLIENT TRACKING off (RESET does too)."""
-    name = command_word(command)
-    if name == b"RESET":
-        return True
-    return name == b"CLIENT" and [command_word(a) for a in args[:2]] == [b"TRACKING", b"OFF"]
+    """Whether ``command`` turns this connection's CLIENT TRACKING off."""
+    return command_word(command) == b"CLIENT" and [command_word(a) for a in args[:2]] == [b"TRACKING", b"OFF"]
 
 
 def new_reader(protocol: int) -> Reader:
@@ -209,7 +219,7 @@ class Exchange:
         name = cacheable(command)
         if name is None:
             if _ends_tracking(command, args):
-                # RESET or CLIENT TRACKING OFF: the server stops telling this connection of
+                # CLIENT TRACKING OFF: the server stops telling this connection of
                 # writes, so what it cached could go stale unseen; it caches no more.
                 self._cache = None
                 cache.lost(self)

@@ -552,7 +552,7 @@ class Resp3Conn(NetConn):
             send_lock.release()
 
     def send(self, command: Union[str, bytes], *args: object) -> None:
-        if not push_answered(command):
+        if not push_answered(command, args):
             NetConn.send(self, command, *args)
             return
         if self._err is not None:
@@ -566,13 +566,14 @@ class Resp3Conn(NetConn):
 
     def _do(self, timeout: Optional[float], command: Union[str, bytes], args: Tuple[object, ...],
             ctx: Optional[_context.Context]) -> Reply:
+        push = bool(command) and push_answered(command, args)  # refuses a return to RESP2 first
         if self._cache is not None:
             hit, value, token = self._cached(command, args)
             if hit:
                 return value
             if token is not None:  # a miss that may be kept: the reply is stored on its way out
                 return self._cache.store(self, token, NetConn._do(self, timeout, command, args, ctx))
-        if command and push_answered(command):
+        if push:
             self.send(command, *args)
             if ctx is None:
                 self.flush()

@@ -167,3 +167,30 @@ def test_aio_resp3(server: RedisServer) -> None:
         await publisher.close()
 
     asyncio.run(asyncio.wait_for(main(), 30))
+
+
+@pytest.mark.parametrize("command", [("RESET",), ("reset",), ("HELLO", 2), ("HELLO", "2", "SETNAME", "x"),
+                                     (b"hello", b"2")])
+def test_a_return_to_resp2_is_refused_before_it_is_sent(server: RedisServer, command: tuple) -> None:
+    """The server would answer SUBSCRIBE in RESP2 afterwards, and this connection would hand
+    that reply to the next command: refused, nothing sent, the connection still good."""
+    c = redis.dial("tcp", server.address, protocol=3)
+    for call in (lambda: c.do(*command), lambda: c.send(*command)):
+        with pytest.raises(redis.ArgumentError, match="dial one with protocol=2"):
+            call()
+    assert c.do("SUBSCRIBE", "ch") is None  # still RESP3: the confirmation is a push for receive
+    assert c.do("PING") == "PONG"
+    assert c.receive() == [b"subscribe", b"ch", 1]
+    assert c.do("HELLO", 3)[b"proto"] == 3  # staying on RESP3 is fine
+    c.close()
+
+    async def main() -> None:
+        a = await aio.dial("tcp", server.address, protocol=3)
+        with pytest.raises(redis.ArgumentError, match="dial one with protocol=2"):
+            await a.do(*command)
+        with pytest.raises(redis.ArgumentError, match="dial one with protocol=2"):
+            await a.send(*command)
+        assert await a.do("PING") == "PONG"
+        await a.close()
+
+    asyncio.run(main())
