@@ -482,7 +482,10 @@ class _Span:
             from opentelemetry import context
 
             context.detach(self.token)
-        self.span.end()
+        try:
+            self.span.end()
+        except Exception:  # noqa: BLE001 - what the span timed (a dial, a pool get) must reach the caller
+            _log.exception("redigo_py: a span processor failed")
 
 
 class _LeanSpan:

@@ -177,6 +177,28 @@ def test_dial_and_a_pool_get_that_dials_have_spans(world: World, make_server: Ca
     pool.close()
 
 
+def test_a_failing_span_processor_never_costs_the_caller_its_connection(
+        world: World, server: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    """A processor that raises when the pool get's and the dial's spans end: the get still
+    returns its freshly dialled connection, the slot is kept, the failure is logged."""
+
+    class Raising(SimpleSpanProcessor):
+        def on_end(self, span: Any) -> None:
+            if span.name in ("redis.Pool.get", "redis.dial"):
+                raise RuntimeError("processor down")
+
+    world.tracer_provider.add_span_processor(Raising(InMemorySpanExporter()))
+    pool = redis.Pool(dial=lambda: redis.dial("tcp", server.address), max_active=1, max_idle=1)
+    with world.tracer.start_as_current_span("request"):
+        with pool.get() as c:
+            assert c.do("PING") == "PONG"
+        with pool.get() as c:  # the one slot came back
+            assert c.do("PING") == "PONG"
+    assert pool.active_count() == 1
+    assert "a span processor failed" in caplog.text
+    pool.close()
+
+
 def _encoded_size(*command: Any) -> float:
     return float(len(encode(*command)))
 

@@ -169,11 +169,19 @@ def test_aio_resp3(server: RedisServer) -> None:
     asyncio.run(asyncio.wait_for(main(), 30))
 
 
+class _Two:
+    """An argument sent as ``2`` (redigo's Argument) whose ``str()`` is something else."""
+
+    def redis_arg(self) -> int:
+        return 2
+
+
 @pytest.mark.parametrize("command", [("RESET",), ("reset",), ("HELLO", 2), ("HELLO", "2", "SETNAME", "x"),
-                                     (b"hello", b"2")])
+                                     (b"hello", b"2"), ("HELLO", _Two())])
 def test_a_return_to_resp2_is_refused_before_it_is_sent(server: RedisServer, command: tuple) -> None:
     """The server would answer SUBSCRIBE in RESP2 afterwards, and this connection would hand
-    that reply to the next command: refused, nothing sent, the connection still good."""
+    that reply to the next command: refused (judged by what would be sent), nothing sent,
+    the connection still good."""
     c = redis.dial("tcp", server.address, protocol=3)
     for call in (lambda: c.do(*command), lambda: c.send(*command)):
         with pytest.raises(redis.ArgumentError, match="dial one with protocol=2"):
