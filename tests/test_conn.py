@@ -665,3 +665,47 @@ def test_no_write_timeout_means_no_timeout_even_after_a_timed_read() -> None:
     assert c.err() is None and received and received[0] >= len(payload)
     peer.close()
     c.close()
+
+
+def test_a_dial_tries_each_address_and_reports_the_first_failure(server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host name with two addresses, the first refusing (the server listens on 127.0.0.1
+    only): the second is connected, blocking and asyncio; both refusing: the error names
+    the first, as Go's dialer does, with its OSError chained."""
+    import asyncio
+
+    from redigo_py import aio
+
+    hosts: List[str] = []
+
+    def fake_getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> List[Tuple[Any, ...]]:
+        assert host == "two.example"  # only the name this test dials is faked
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (h, port)) for h in hosts]
+
+    async def fake_loop_getaddrinfo(self: Any, host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        return fake_getaddrinfo(host, port)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
+    monkeypatch.setattr(asyncio.BaseEventLoop, "getaddrinfo", fake_loop_getaddrinfo)
+    address = f"two.example:{server.port}"
+
+    async def aio_ping() -> Any:
+        c = await aio.dial("tcp", address)
+        try:
+            return await c.do("PING")
+        finally:
+            await c.close()
+
+    hosts[:] = ["127.0.0.2", "127.0.0.1"]
+    c = redis.dial("tcp", address)
+    assert c.do("PING") == "PONG"
+    c.close()
+    assert asyncio.run(aio_ping()) == "PONG"
+
+    hosts[:] = ["127.0.0.2", "127.0.0.3"]
+    first = f"dial tcp 127.0.0.2:{server.port}: connect: connection refused"
+    with pytest.raises(redis.ConnectionError, match=first) as err:
+        redis.dial("tcp", address)
+    assert isinstance(err.value.__cause__, ConnectionRefusedError)
+    with pytest.raises(redis.ConnectionError, match=first) as err:
+        asyncio.run(aio_ping())
+    assert isinstance(err.value.__cause__, ConnectionRefusedError)
