@@ -276,10 +276,13 @@ class Exchange:
 
     def _receive_failed(self, exc: BaseException, ctx: Optional[_context.Context],
                         span: Optional[_rec.SpanLike], observed: bool) -> BaseException:
-        """What a ``receive`` interrupted mid-read raises; its span (ended here) failed."""
+        """What a ``receive`` interrupted mid-read raises; its span failed (the caller ends it),
+        and any pipeline span left open failed and ended."""
         err = self._failed(exc, ctx, "", "read")
         if observed:
-            self._observed_failure(span, None, 0, err)
+            if span is not None:
+                _rec.fail(span, err)
+            self._end_batch(err)
         return err
 
     def _flush_failed(self, exc: BaseException, ctx: Optional[_context.Context],

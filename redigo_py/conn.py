@@ -364,9 +364,7 @@ class NetConn(Exchange):
                 deadline = None if timeout is None else _monotonic() + timeout
                 reply = self._read_observed(deadline, None) if observed else self._read(deadline)
             except BaseException as exc:
-                err = self._receive_failed(exc, ctx, span, observed)
-                span = None
-                raise err from None
+                raise self._receive_failed(exc, ctx, span, observed) from None
             return self._taken(reply, span)
         finally:
             self._want_push = False

@@ -409,9 +409,7 @@ class NetConn(Exchange):
                 if observed:
                     self._count_reply(reply, reader.consumed - before, None)
             except BaseException as exc:
-                err = self._receive_failed(exc, ctx, span, observed)
-                span = None
-                raise err from None
+                raise self._receive_failed(exc, ctx, span, observed) from None
             return self._taken(reply, span)
         finally:
             self._want_push = False
