@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Dict, Optional, Set, Tuple, Union
 
 from . import _fork
 from .commandinfo import command_word
+from .resp import encode_arg
 from ._types import Reply
 
 if TYPE_CHECKING:
@@ -181,7 +182,7 @@ class ClientCache:
                 lock.release()
                 return True, _copy(entry.value) if entry.mutable else entry.value, None
             lock.release()
-        key = _key_bytes(args[0])
+        key = encode_arg(args[0])  # the key as it is sent, and as an invalidation names it
         with self._lock:
             self._misses += 1
             if entry is not None and self._entries.get(ckey) is entry and entry.expires and \
@@ -228,7 +229,7 @@ class ClientCache:
                 self._bytes = 0
                 return
             for raw in keys if isinstance(keys, list) else (keys,):
-                key = _key_bytes(raw)
+                key = encode_arg(raw)
                 self._epochs[key] = self._epochs.get(key, 0) + 1
                 for ckey in self._by_key.pop(key, ()):
                     entry = self._entries.pop(ckey, None)
@@ -259,15 +260,6 @@ class ClientCache:
             keys.discard(ckey)
             if not keys:
                 del self._by_key[entry.key]
-
-
-def _key_bytes(key: object) -> bytes:
-    """A key as the server names it in an invalidation."""
-    if isinstance(key, bytes):
-        return key
-    if isinstance(key, str):
-        return key.encode()
-    return str(key).encode()
 
 
 def _size(value: Reply) -> int:

@@ -57,6 +57,30 @@ def test_hits_misses_and_an_invalidation(server: RedisServer, writer: redis.Conn
     c.close()
 
 
+class _Key:
+    """A key given as redigo's Argument: sent as what ``redis_arg()`` returns."""
+
+    def redis_arg(self) -> str:
+        return "arg-key"
+
+
+@pytest.mark.parametrize("key,sent", [(True, "1"), (7, "7"), (1.5, "1.5"), (_Key(), "arg-key")])
+def test_a_key_given_as_a_non_string_is_invalidated_as_it_was_sent(
+        server: RedisServer, writer: redis.Conn, key: object, sent: str) -> None:
+    """The entry is filed under the key as the encoder sends it, which is what an
+    invalidation names (``True`` goes out as ``1``, not ``True``): no stale hit."""
+    cache = ClientCache()
+    c = cached_conn(server, cache)
+    writer.do("SET", sent, "old")
+    assert c.do("GET", key) == b"old"
+    assert c.do("GET", key) == b"old" and cache.stats().hits == 1
+    writer.do("SET", sent, "new")
+    c.do("PING")  # a later reply: the invalidation has reached this connection before it
+    assert c.do("GET", key) == b"new"
+    assert cache.stats().invalidations == 1
+    c.close()
+
+
 def test_a_hit_is_the_callers_own(server: RedisServer, writer: redis.Conn) -> None:
     cache = ClientCache()
     c = cached_conn(server, cache)
