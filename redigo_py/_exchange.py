@@ -37,6 +37,7 @@ _modules = sys.modules
 _OC_TRACE = _rec.OC_TRACE_MODULE
 _perf_ns = time.perf_counter_ns
 
+
 class _NotYet:
     """What a connection's reader returns while no reply is complete."""
 

@@ -61,6 +61,7 @@ from ._exchange import (
     within,
 )
 from ._types import Reply
+
 __all__ = [
     "Conn",
     "ConnWithContext",
@@ -93,6 +94,8 @@ _SEND_BUFFER_LIMIT = 64 * 1024
 _RECV_SIZE = 64 * 1024
 _MSG_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 _POSIX = os.name == "posix"  # a socket is a file descriptor that os.write takes
+
+
 def _concurrent() -> RedigoError:
     """:meth:`Exchange._concurrent` for threads."""
     return RedigoError("redigo: concurrent use of one Conn by two threads: another thread's replies are "
@@ -487,6 +490,7 @@ class NetConn(Exchange):
             except OSError:
                 pass
 
+
 class Resp3Conn(NetConn):
     """A :class:`NetConn` that speaks RESP3 (``dial(..., protocol=3)``), and the one that
     feeds a :class:`~redigo_py.cache.ClientCache` (see :mod:`redigo_py.cache`).
@@ -538,9 +542,7 @@ class Resp3Conn(NetConn):
                         return False  # EOF: the next command reports it
                 except OSError:
                     return False
-            gets = self._gets  # also what an earlier read left in the reader behind its reply
-            while gets() is not NOT_YET:
-                pass
+            self._route_ready()  # also what an earlier read left in the reader behind its reply
             return self._err is None
         except ProtocolError as exc:
             self._failed(exc, None, "", "read")
@@ -822,10 +824,11 @@ class DialOptions:
             commands.append(("HELLO", hello))
             if self.client_cache is not None:
                 commands.append(("CLIENT", ("TRACKING", "ON")))
-        elif self.password:
-            commands.append(("AUTH", (self.username, self.password) if self.username else (self.password,)))
-        if self.client_name and self.protocol != 3:
-            commands.append(("CLIENT", ("SETNAME", self.client_name)))
+        else:
+            if self.password:
+                commands.append(("AUTH", (self.username, self.password) if self.username else (self.password,)))
+            if self.client_name:
+                commands.append(("CLIENT", ("SETNAME", self.client_name)))
         if self.database:
             commands.append(("SELECT", (self.database,)))
         return commands

@@ -771,6 +771,7 @@ class PooledConn(PooledConnBase[Conn]):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+
 def reset_commands(state: int) -> List[Tuple[str, Tuple[object, ...]]]:
     """redigo's clean-up of what a borrower left on a connection (any state but MONITOR),
     as the commands to send. When it was subscribed, the last is the ECHO of

@@ -23,6 +23,7 @@ from ._common import _BACKGROUND, CLUSTER_REFRESH, HASH_SLOTS, BgErrorSrc, Layou
 from ._conn import Conn
 from ._redir import RedirError
 
+
 class _NoNodeForSlot(RedigoError):
     """No address is known for a slot; the cluster falls back to a random node and refreshes."""
 

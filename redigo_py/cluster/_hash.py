@@ -10,6 +10,7 @@ from ._common import HASH_SLOTS
 
 K = TypeVar("K")
 
+
 # -- hashing -------------------------------------------------------------------
 
 def slot(key: object) -> int:

@@ -6,6 +6,7 @@ from typing import Optional, Tuple, Type
 
 from ..errors import Error
 
+
 # -- redirections ----------------------------------------------------------------
 
 class RedirError(Error):
