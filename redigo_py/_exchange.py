@@ -27,7 +27,7 @@ from . import context as _context
 from .errors import ArgumentError, ConnectionError, Error, ProtocolError, TimeoutError
 from .cache import cacheable
 from .commandinfo import command_word
-from .resp import Push, Reader, encode_arg
+from .resp import Push, Reader
 from ._types import Reply
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def push_answered(command: Union[str, bytes], args: Tuple[object, ...]) -> bool:
     name = command_word(command)
     if name in PUSH_ANSWERED:
         return True
-    if name == b"RESET" or (name == b"HELLO" and args and encode_arg(args[0]) == b"2"):  # as it is sent
+    if name == b"RESET" or (name == b"HELLO" and args and command_word(args[0]) == b"2"):
         what = "RESET" if name == b"RESET" else "HELLO 2"
         raise ArgumentError(f"redigo: {what} would return this RESP3 connection to RESP2, which it "
                             "cannot follow: close it and dial one with protocol=2 instead")

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from typing import Dict, NamedTuple, Optional, Union
 
+from .errors import ArgumentError
+from .resp import encode_arg
+
 __all__ = [
     "WATCH_STATE",
     "MULTI_STATE",
@@ -71,14 +74,13 @@ del _name, _info, _spelling
 
 
 def command_word(name: object) -> Optional[bytes]:
-    """A command name (or a word of its arguments) as the server compares it: upper-case
-    bytes, sent as the encoder sends it (bytes-like as is, str as UTF-8, anything else
-    as its str()); None for a str that UTF-8 cannot encode, which no command is."""
+    """A command name (or a word of its arguments) as the server compares it: the upper-case
+    bytes that the encoder sends (:func:`redigo_py.resp.encode_arg`, ``redis_arg()``
+    included); None for what cannot be sent (a str that UTF-8 cannot encode, a NaN), which
+    no command is."""
     try:
-        if isinstance(name, (bytes, bytearray, memoryview)):
-            return bytes(name).upper()
-        return (name if isinstance(name, str) else str(name)).encode().upper()
-    except UnicodeEncodeError:
+        return encode_arg(name).upper()
+    except (UnicodeEncodeError, ArgumentError):
         return None
 
 

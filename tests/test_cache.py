@@ -250,13 +250,26 @@ def test_aio_cache(server: RedisServer, writer: redis.Conn) -> None:
     assert asyncio.run(asyncio.wait_for(main(), 30)) == [b"1", b"1", b"2"]
 
 
-def test_turning_tracking_off_flushes_and_stops_caching(server: RedisServer, writer: redis.Conn) -> None:
+class _Word:
+    """An argument given as redigo's Argument: sent as what ``redis_arg()`` returns."""
+
+    def __init__(self, word: str) -> None:
+        self.word = word
+
+    def redis_arg(self) -> str:
+        return self.word
+
+
+@pytest.mark.parametrize("words", [("TRACKING", "off"), (_Word("tracking"), _Word("OFF"))])
+def test_turning_tracking_off_flushes_and_stops_caching(server: RedisServer, writer: redis.Conn,
+                                                        words: tuple) -> None:
+    """Recognised by the words as they are sent, however they are given."""
     cache = ClientCache()
     c = cached_conn(server, cache)
     writer.do("SET", "t", "1")
     c.do("GET", "t")
     assert cache.stats().entries == 1
-    c.do("CLIENT", "TRACKING", "off")  # the server will no longer say when t changes
+    c.do("CLIENT", *words)  # the server will no longer say when t changes
     assert cache.stats().entries == 0
     writer.do("SET", "t", "2")
     assert c.do("GET", "t") == b"2" and c.do("GET", "t") == b"2"
