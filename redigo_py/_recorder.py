@@ -522,15 +522,21 @@ def fail(span: SpanLike, exc: BaseException) -> None:
         span.event("redirect", type=kind, slot=slot, address=address)
 
 
-def conn_attributes(conn: "Exchange") -> Dict[str, object]:
-    """The semantic-convention attributes that describe a connection's server."""
-    attrs: Dict[str, object] = {"db.system.name": "redis", "db.namespace": str(conn.database)}
-    if conn.network == "unix":
-        attrs["network.peer.address"] = conn.host
+def server_attributes(server: Server) -> Dict[str, object]:
+    """The semantic-convention attributes that describe a server (a dial's, a connection's)."""
+    database, network, host, port = server
+    attrs: Dict[str, object] = {"db.system.name": "redis", "db.namespace": str(database)}
+    if network == "unix":
+        attrs["network.peer.address"] = host
     else:
-        attrs["server.address"] = conn.host
-        attrs["server.port"] = conn.port
+        attrs["server.address"] = host
+        attrs["server.port"] = port
     return attrs
+
+
+def conn_attributes(conn: "Exchange") -> Dict[str, object]:
+    """:func:`server_attributes` of a connection's server."""
+    return server_attributes(conn._server)
 
 
 # -- processes ----------------------------------------------------------------------------

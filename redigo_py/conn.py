@@ -877,9 +877,7 @@ def dial_target(ctx: _context.Context, network: str, address: str,
         host, port = (address, 0) if network == "unix" else split_host_port(address)
     except ArgumentError as exc:
         raise ArgumentError(f"dial {network}: {exc}") from None
-    attrs: Dict[str, object] = {"db.system.name": "redis", "db.namespace": str(options.database)}
-    attrs.update({"network.peer.address": host} if network == "unix" else
-                 {"server.address": host, "server.port": port})
+    attrs = _rec.server_attributes((options.database, network, host, port))
     return host, port, timeout, {**attrs, **(options.default_attributes or {})}
 
 
