@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
-from typing import Any, Iterator, List, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 import hiredis
 import pytest
@@ -251,17 +251,19 @@ def python(node: Any) -> Any:
     return value
 
 
-def read_chunked(stream: bytes, data: st.DataObject, max_cuts: int) -> List[Tuple[Any, int]]:
-    """Feed ``stream`` cut where hypothesis says; every reply with its size by ``consumed``."""
+def read_chunked(stream: bytes, data: st.DataObject, max_cuts: int,
+                 reader: Optional[resp.Reader] = None) -> List[Tuple[Any, int]]:
+    """Feed ``stream`` cut where hypothesis says to ``reader`` (a new RESP2 one by default);
+    every reply with its size by ``consumed``."""
     cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=max_cuts)))
-    reader = resp.Reader()
+    reader = reader or resp.Reader()
     got: List[Tuple[Any, int]] = []
     start = 0
     for cut in cuts + [len(stream)]:
         reader.feed(stream[start:cut])
         start = cut
         before = reader.consumed
-        while (value := reader.gets()) is not False:
+        while (value := reader.gets()) is not reader.not_enough_data:
             got.append((value, reader.consumed - before))
             before = reader.consumed
     return got

@@ -55,6 +55,8 @@ from redigo_py.errors import ArgumentError, Error, ProtocolError, RedigoError
 from redigo_py.resp import Push
 from redigo_py.scan import scan, scan_slice, scan_struct
 
+from .test_resp import read_chunked as read_chunked2
+
 NOTHING = object()
 
 
@@ -527,7 +529,8 @@ _text = st.text(alphabet=st.characters(blacklist_characters="\r\n", blacklist_ca
 _any_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
 _doubles = st.one_of(st.floats(), st.sampled_from([math.inf, -math.inf, math.nan, -0.0, 0.0, 5e-324, 1e308]))
 
-_scalars = st.one_of(
+# The scalars hiredis reads too (the oracle section below), then the ones it does not.
+_common_scalars = [
     st.binary(max_size=24).map(lambda b: ("bulk", b)),
     _text.map(lambda s: ("simple", s)),
     _text.filter(bool).map(lambda s: ("error", s)),
@@ -535,9 +538,12 @@ _scalars = st.one_of(
     st.just(("null", None)),
     st.booleans().map(lambda b: ("bool", b)),
     _doubles.map(lambda x: ("double", x)),
+    st.tuples(st.sampled_from(["txt", "mkd"]), _any_text).map(lambda t: ("verbatim", t)),
+]
+_scalars = st.one_of(
+    *_common_scalars,
     st.integers(min_value=-(10 ** 40), max_value=10 ** 40).map(lambda i: ("big", i)),
     _any_text.map(lambda s: ("blob_error", s)),
-    st.tuples(st.sampled_from(["txt", "mkd"]), _any_text).map(lambda t: ("verbatim", t)),
 )
 
 
@@ -643,19 +649,8 @@ def attributes(node: Any) -> List[Dict[Any, Any]]:
 
 
 def read_chunked(stream: bytes, data: st.DataObject, max_cuts: int) -> List[Tuple[Any, int]]:
-    """Feed ``stream`` cut where hypothesis says; every reply with its size by ``consumed``."""
-    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=max_cuts)))
-    reader = reader3()
-    got: List[Tuple[Any, int]] = []
-    start = 0
-    for cut in cuts + [len(stream)]:
-        reader.feed(stream[start:cut])
-        start = cut
-        before = reader.consumed
-        while (value := reader.gets()) is not NOTHING:
-            got.append((value, reader.consumed - before))
-            before = reader.consumed
-    return got
+    """The RESP2 tests' chunked read, with a RESP3 reader."""
+    return read_chunked2(stream, data, max_cuts, reader3())
 
 
 @settings(max_examples=300)
@@ -692,16 +687,7 @@ def test_last_attributes_after_each_reply(nodes: List[Any]) -> None:
 
 # -- hiredis as an oracle -----------------------------------------------------------
 
-_oracle_scalars = st.one_of(
-    st.binary(max_size=24).map(lambda b: ("bulk", b)),
-    _text.map(lambda s: ("simple", s)),
-    _text.filter(bool).map(lambda s: ("error", s)),
-    st.integers(min_value=-(2 ** 63), max_value=2 ** 63 - 1).map(lambda i: ("int", i)),
-    st.just(("null", None)),
-    st.booleans().map(lambda b: ("bool", b)),
-    _doubles.map(lambda x: ("double", x)),
-    st.tuples(st.sampled_from(["txt", "mkd"]), _any_text).map(lambda t: ("verbatim", t)),
-)
+_oracle_scalars = st.one_of(*_common_scalars)
 
 
 def _oracle_aggregates(inner: Any) -> Any:
