@@ -19,6 +19,7 @@ from typing import Callable, Iterator, List, Optional
 import pytest
 
 import redigo_py as redis
+from harness.sentinel import RedisCluster
 from harness.server import RedisServer
 
 from .otlp_receiver import otlp_receiver  # noqa: F401 - fixture
@@ -152,3 +153,19 @@ def read_command(sock: socket.socket) -> List[bytes]:
         if not data:
             raise ConnectionResetError("client went away")
         reader.feed(data)
+
+
+# -- Redis Cluster (tests/test_cluster.py, tests/test_aio_cluster.py) ------------------------
+
+#: The dial options of the cluster tests' node connections: short, so a fault fails fast.
+DIAL_OPTIONS = {"connect_timeout": 2, "read_timeout": 5, "write_timeout": 5}
+
+
+@pytest.fixture(scope="module")
+def nodes() -> Iterator[RedisCluster]:
+    """A cluster per test module; a 2 s node timeout, since nothing should fail over."""
+    rc = RedisCluster(node_timeout_ms=2000).start()
+    try:
+        yield rc
+    finally:
+        rc.stop()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import Any, Awaitable, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 import pytest
 
@@ -23,20 +23,10 @@ from redigo_py.aio import cluster as redisc
 from redigo_py.pool import PoolStats
 
 from harness.sentinel import RedisCluster, command, unused_address
+from .conftest import DIAL_OPTIONS
 from .test_aio import run
 
-DIAL_OPTIONS = {"connect_timeout": 2, "read_timeout": 5, "write_timeout": 5}
 Slots = List[Tuple[int, int, List[str]]]
-
-
-@pytest.fixture(scope="module")
-def nodes() -> Iterator[RedisCluster]:
-    """The module's cluster; a 2 s node timeout, since nothing here should fail over."""
-    rc = RedisCluster(node_timeout_ms=2000).start()
-    try:
-        yield rc
-    finally:
-        rc.stop()
 
 
 @pytest.fixture

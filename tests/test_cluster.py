@@ -28,19 +28,7 @@ from harness.server import RedisServer
 from redigo_py.pool import Pool, PoolStats
 
 from harness.sentinel import RedisCluster, command, poll, unused_address
-from .conftest import ScriptedServer, read_command
-
-DIAL_OPTIONS = {"connect_timeout": 2, "read_timeout": 5, "write_timeout": 5}
-
-
-@pytest.fixture(scope="module")
-def nodes() -> Iterator[RedisCluster]:
-    """The shared cluster; a 2 s node timeout, since nothing here should fail over."""
-    rc = RedisCluster(node_timeout_ms=2000).start()
-    try:
-        yield rc
-    finally:
-        rc.stop()
+from .conftest import DIAL_OPTIONS, ScriptedServer, read_command
 
 
 def pooled(max_idle: int = 4, **pool_options: Any) -> Callable[..., Pool]:
