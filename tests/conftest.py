@@ -19,7 +19,7 @@ from typing import Callable, Iterator, List, Optional
 import pytest
 
 import redigo_py as redis
-from harness.sentinel import RedisCluster
+from harness.sentinel import RedisCluster, command
 from harness.server import RedisServer
 
 from .otlp_receiver import otlp_receiver  # noqa: F401 - fixture
@@ -169,3 +169,15 @@ def nodes() -> Iterator[RedisCluster]:
         yield rc
     finally:
         rc.stop()
+
+
+def finish_migration(nodes: RedisCluster, slot: int, src: str, dst: str, dst_id: str, keys: List[str]) -> None:
+    """End a slot migration a test began, whatever it left: its keys still on the source
+    moved to the target, and every master told that the target owns the slot."""
+    for key in keys:
+        try:
+            command(src, "MIGRATE", *dst.rsplit(":", 1), key, 0, 5000)
+        except redis.Error:
+            pass
+    for master in [dst, src] + [m for m in nodes.master_addresses() if m not in (src, dst)]:
+        command(master, "CLUSTER", "SETSLOT", slot, "NODE", dst_id)

@@ -23,7 +23,7 @@ from redigo_py.aio import cluster as redisc
 from redigo_py.pool import PoolStats
 
 from harness.sentinel import RedisCluster, command, unused_address
-from .conftest import DIAL_OPTIONS
+from .conftest import DIAL_OPTIONS, finish_migration
 from .test_aio import run
 
 Slots = List[Tuple[int, int, List[str]]]
@@ -400,13 +400,7 @@ def test_slot_migration(nodes: RedisCluster, prefix: str) -> None:
                 with pytest.raises(redisc.RedirError, match=f"^ASK {s} {dst}$"):
                     await conn.do("GET", a)
         finally:
-            for key in (a, b):  # whatever a failed test left on the source
-                try:
-                    command(src, "MIGRATE", *dst.rsplit(":", 1), key, 0, 5000)
-                except redis.Error:
-                    pass
-            for master in [dst, src] + [m for m in nodes.master_addresses() if m not in (src, dst)]:
-                command(master, "CLUSTER", "SETSLOT", s, "NODE", dst_id)
+            finish_migration(nodes, s, src, dst, dst_id, [a, b])
 
         # MOVED without retry: raised, the slot re-pointed at once, a refresh in the background.
         async with await cl.get() as conn:

@@ -28,7 +28,7 @@ from harness.server import RedisServer
 from redigo_py.pool import Pool, PoolStats
 
 from harness.sentinel import RedisCluster, command, poll, unused_address
-from .conftest import DIAL_OPTIONS, ScriptedServer, read_command
+from .conftest import DIAL_OPTIONS, ScriptedServer, finish_migration, read_command
 
 
 def pooled(max_idle: int = 4, **pool_options: Any) -> Callable[..., Pool]:
@@ -422,13 +422,7 @@ def test_slot_migration(nodes: RedisCluster, make_cluster: Callable[..., redisc.
         with pytest.raises(redisc.RedirError, match=f"^ASK {s} {dst}$"):
             c.get().do("GET", a)
     finally:
-        for key in (a, b):  # whatever a failed test left on the source
-            try:
-                command(src, "MIGRATE", *dst.rsplit(":", 1), key, 0, 5000)
-            except redis.Error:
-                pass
-        for master in [dst, src] + [m for m in nodes.master_addresses() if m not in (src, dst)]:
-            command(master, "CLUSTER", "SETSLOT", s, "NODE", dst_id)
+        finish_migration(nodes, s, src, dst, dst_id, [a, b])
 
     # MOVED without retry: raised, the slot re-pointed at once, a refresh in the background.
     with c.get() as conn:

@@ -314,14 +314,17 @@ def _statuses_as_bytes(value: Any) -> Any:
     return value
 
 
+@pytest.mark.parametrize("protocol", [2, 3])
 @settings(max_examples=300)
 @given(st.binary(max_size=200), st.integers(1, 16))
-def test_arbitrary_bytes_yield_values_false_or_protocol_error(data: bytes, step: int) -> None:
-    reader = resp.Reader(max_bulk_len=10_000, max_line_len=1000)
+def test_arbitrary_bytes_yield_values_nothing_or_protocol_error(protocol: int, data: bytes, step: int) -> None:
+    nothing = object()  # RESP3 has a False reply
+    reader = resp.Reader(max_bulk_len=10_000, max_line_len=1000, max_depth=8, protocol=protocol,
+                         not_enough_data=nothing)
     try:
         for i in range(0, len(data), step):
             reader.feed(data[i:i + step])
-            while reader.gets() is not False:
+            while reader.gets() is not nothing:
                 pass
     except ProtocolError:
         pass

@@ -746,19 +746,6 @@ def test_hiredis_agrees(nodes: List[Any]) -> None:
     assert theirs.gets() is NOTHING and ours.gets() is NOTHING
 
 
-@settings(max_examples=300)
-@given(st.binary(max_size=200), st.integers(1, 16))
-def test_arbitrary_bytes_yield_values_nothing_or_protocol_error(data: bytes, step: int) -> None:
-    reader = reader3(max_bulk_len=10_000, max_line_len=1000, max_depth=8)
-    try:
-        for i in range(0, len(data), step):
-            reader.feed(data[i:i + step])
-            while reader.gets() is not NOTHING:
-                pass
-    except ProtocolError:
-        pass
-
-
 # -- a real server over RESP3, with the reply helpers ------------------------------
 
 def _exchange(sock: Any, reader: resp.Reader, *command: Any) -> Any:
